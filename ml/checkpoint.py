@@ -1,0 +1,83 @@
+"""A checkpoint is one dict: the weights plus a model card that says how to use them.
+
+    {"format": 1, "model": {"name": ..., "args": {...}}, "state_dict": {...}, "card": {...}}
+
+The card holds: version, config, preprocessing (input_size, margin, mean, std, frames), threshold,
+training data summary, metrics, date and git commit. ``python -m ml.checkpoint --init PATH`` writes
+an untrained one (for development before a trained model exists); ``--show PATH`` prints a card.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import torch
+
+from .faces import CROP_MARGIN
+from .models import MEAN, STD, build_model
+
+FORMAT = 1
+DEFAULT_PATH = Path(__file__).resolve().parent / "weights" / "detector.pt"
+DEFAULT_MODEL = {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "lstm_hidden": 128}}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def default_preprocessing(input_size: int = 128) -> dict:
+    return {"input_size": input_size, "margin": CROP_MARGIN, "mean": MEAN, "std": STD, "frames": 32,
+            "colour": "RGB"}
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, *, model_spec: dict, card: dict) -> None:
+    card = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
+            **card}
+    for key in ("version", "preprocessing", "threshold"):
+        if key not in card:
+            raise ValueError(f"model card needs {key!r}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "model": model_spec, "state_dict": state, "card": card}, path)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a detector checkpoint (format {FORMAT})")
+    model = build_model(ckpt["model"]["name"], **ckpt["model"]["args"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, ckpt["card"]
+
+
+def init_untrained(path: str | Path, *, seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    model = build_model(DEFAULT_MODEL["name"], **DEFAULT_MODEL["args"])
+    save_checkpoint(path, model, model_spec=DEFAULT_MODEL, card={
+        "version": f"untrained-seed{seed}", "preprocessing": default_preprocessing(), "threshold": 0.5,
+        "training_data": "none: random weights, for development only", "metrics": {}, "config": {}})
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.checkpoint", description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--init", metavar="PATH", help="write an untrained checkpoint")
+    group.add_argument("--show", metavar="PATH", help="print a checkpoint's model card")
+    args = parser.parse_args(argv)
+    if args.init:
+        init_untrained(args.init)
+        print(f"wrote {args.init}")
+    else:
+        print(json.dumps(load_checkpoint(args.show)[1], indent=2))
+
+
+if __name__ == "__main__":
+    main()
