@@ -1,0 +1,72 @@
+"""Judge media files from the command line.
+
+    python -m ml.detect [--json] [--frames N] [--heatmaps DIR] [--backend torch|onnx] PATH [PATH ...]
+
+With --json: one JSON object per input, one per line, in input order, with exactly the keys in
+``JSON_KEYS``. A bad file gives status "error" with its message; the exit code is 0 unless the
+arguments themselves are wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .checkpoint import DEFAULT_PATH
+
+JSON_KEYS = ("path", "kind", "status", "score", "label", "frames_analysed", "faces_found",
+             "model_version", "seconds", "error")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ml.detect", description="Is this media a deepfake?")
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    parser.add_argument("--frames", type=_positive, default=None, help="frames to sample per video (default 32)")
+    parser.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM heatmaps under DIR")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--checkpoint", default=os.environ.get("DETECTOR_CHECKPOINT", str(DEFAULT_PATH)))
+    return parser.parse_args(argv)
+
+
+def summary(prediction) -> dict:
+    frames = {f.index for f in prediction.frames}
+    return {
+        "path": prediction.path, "kind": prediction.kind, "status": prediction.status,
+        "score": prediction.score, "label": prediction.label, "frames_analysed": len(frames),
+        "faces_found": prediction.faces_found, "model_version": prediction.model_version,
+        "seconds": prediction.seconds, "error": prediction.error,
+    }
+
+
+def human(row: dict) -> str:
+    if row["status"] == "ok":
+        verdict = f"{row['label'].upper():4s} score {row['score']:.3f}"
+        return f"{row['path']}: {verdict} ({row['frames_analysed']} frames, {row['seconds']:.2f} s)"
+    if row["status"] == "no_face":
+        return f"{row['path']}: NO FACE ({row['error']})"
+    return f"{row['path']}: ERROR {row['error']}"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from .inference import Predictor  # after argument errors, which need no model
+
+    predictor = Predictor.load(args.checkpoint, backend=args.backend)
+    for i, path in enumerate(args.paths):
+        heatmap_dir = os.path.join(args.heatmaps, f"{i:03d}_{os.path.basename(path)}") if args.heatmaps else None
+        row = summary(predictor.predict(path, frames=args.frames, heatmap_dir=heatmap_dir))
+        print(json.dumps(row) if args.json else human(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
