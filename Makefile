@@ -1,0 +1,83 @@
+# Deepfake Portal: `make run` (development, no services needed) and `make test` (MariaDB + Redis + real worker).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+
+DB_NAME ?= portal
+DB_USER ?= portal
+DB_PASSWORD ?= portal
+TEST_DATABASE_URL ?= mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/$(DB_NAME)
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+WORKERS ?= 2
+PORT ?= 8000
+
+.PHONY: help setup run test services db-user run-stack stop-stack
+
+help:
+	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
+	@echo "make test       every test on MariaDB + Redis with a real Celery worker"
+	@echo "make run-stack  MariaDB, Redis, $(WORKERS) Celery workers and gunicorn on this machine"
+	@echo "make stop-stack stop the workers and gunicorn started by run-stack"
+
+# The virtual environment, reinstalled only when requirements.txt changes.
+setup: $(STAMP)
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: setup
+	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# MariaDB and Redis: started here if they are not answering already.
+services:
+	@mysqladmin --silent ping >/dev/null 2>&1 || { \
+	  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true; \
+	  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+	@for i in $$(seq 60); do mysqladmin --silent ping >/dev/null 2>&1 && break; sleep 1; done; \
+	  mysqladmin --silent ping >/dev/null || { echo "MariaDB did not start"; exit 1; }
+	@for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; \
+	  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis did not start"; exit 1; }
+
+# The portal's MariaDB user (root logs in by unix socket; the portal connects over TCP).
+# ALL on *.* so the test runner can create and drop its test database.
+db-user: services
+	@mysql -uroot -e "CREATE USER IF NOT EXISTS '$(DB_USER)'@'127.0.0.1' IDENTIFIED BY '$(DB_PASSWORD)'; \
+	  CREATE USER IF NOT EXISTS '$(DB_USER)'@'localhost' IDENTIFIED BY '$(DB_PASSWORD)'; \
+	  GRANT ALL PRIVILEGES ON *.* TO '$(DB_USER)'@'127.0.0.1'; \
+	  GRANT ALL PRIVILEGES ON *.* TO '$(DB_USER)'@'localhost'; \
+	  CREATE DATABASE IF NOT EXISTS \`$(DB_NAME)\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+
+test: setup db-user
+	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/.
+run-stack: setup db-user
+	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	@mkdir -p var/run var/log
+	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
+	@set -e; export DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	  SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"; \
+	  $(PY) manage.py migrate --noinput; \
+	  for i in $$(seq $(WORKERS)); do \
+	    $(VENV)/bin/celery -A deepfake_portal worker --pool=solo -c 1 -n worker$$i@%h --loglevel=INFO \
+	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \
+	  done; \
+	  echo "$(WORKERS) workers started (logs in var/log); portal at http://127.0.0.1:$(PORT)"; \
+	  exec $(VENV)/bin/gunicorn deepfake_portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --timeout 300
+
+stop-stack:
+	@for pid in var/run/worker*.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true

@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from .models import DetectionJob, FrameResult, Media
+
+
+class DetectionJobInline(admin.StackedInline):
+    model = DetectionJob
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in DetectionJob._meta.fields if f.name != "id"]
+
+
+@admin.register(Media)
+class MediaAdmin(admin.ModelAdmin):
+    list_display = ("id", "original_name", "owner", "kind", "size", "created")
+    list_filter = ("kind", "created")
+    search_fields = ("original_name", "sha256", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "original_name", "sha256", "kind", "format", "file", "size", "duration", "width", "height", "created")
+    inlines = [DetectionJobInline]
+
+
+class FrameResultInline(admin.TabularInline):
+    model = FrameResult
+    extra = 0
+    can_delete = False
+    readonly_fields = ("index", "time", "x0", "y0", "x1", "y1", "score", "track", "heatmap", "thumbnail")
+
+
+@admin.register(DetectionJob)
+class DetectionJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "media", "status", "stage", "progress", "label", "score", "model_version", "attempts", "queued_at")
+    list_filter = ("status", "label", "model_version", "error_code")
+    list_select_related = ("media", "media__owner")
+    readonly_fields = ("media",)
+    inlines = [FrameResultInline]

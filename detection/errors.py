@@ -1,0 +1,22 @@
+"""Job error codes beyond ml.errors, and the words people see for each code."""
+from ml import errors as ml_errors
+
+INTERNAL_ERROR = "internal_error"
+TIMEOUT = "timeout"
+RATE_LIMITED = "rate_limited"
+
+MESSAGES = {
+    ml_errors.EMPTY_FILE: "The file is empty.",
+    ml_errors.UNSUPPORTED_TYPE: "This is not a supported video (mp4, mov, webm, avi, mkv) or image (jpg, png, webp).",
+    ml_errors.CORRUPT_MEDIA: "The file is damaged or incomplete and cannot be read.",
+    ml_errors.TOO_LONG: "The video is too long.",
+    ml_errors.TOO_LARGE: "The file is too large.",
+    ml_errors.NO_FACE: "No face was found in this file, so there is nothing to analyse.",
+    INTERNAL_ERROR: "Something went wrong on our side while analysing this file. Please try again later.",
+    TIMEOUT: "The analysis took too long and was stopped.",
+    RATE_LIMITED: "You have uploaded too many files in the last hour. Please wait a while.",
+}
+
+
+def message_for(code: str, detail: str | None = None) -> str:
+    return detail or MESSAGES.get(code) or MESSAGES[INTERNAL_ERROR]

@@ -1,0 +1,10 @@
+from django import forms
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="Video or image",
+        help_text="Video: mp4, mov, webm, avi, mkv. Image: jpg, png, webp.",
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*,image/jpeg,image/png,image/webp"}),
+        allow_empty_file=True,  # the upload service gives the clearer message for empty files
+    )

@@ -1,0 +1,84 @@
+from django.conf import settings
+from django.db import models
+
+from .storage import get_private_storage
+
+
+class Media(models.Model):
+    class Kind(models.TextChoices):
+        VIDEO = "video", "Video"
+        IMAGE = "image", "Image"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media")
+    original_name = models.CharField(max_length=255)  # sanitised, shown to people only
+    sha256 = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    format = models.CharField(max_length=8)
+    file = models.FileField(storage=get_private_storage, max_length=255)  # random name
+    size = models.BigIntegerField()
+    duration = models.FloatField(default=0.0)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "sha256"], name="media_unique_owner_sha256")]
+        permissions = [("review_media", "Can review flagged media")]
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.owner})"
+
+
+class DetectionJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    FINAL = (Status.DONE, Status.FAILED)
+
+    media = models.OneToOneField(Media, on_delete=models.CASCADE, related_name="job")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)  # 0-100
+    stage = models.CharField(max_length=32, default="queued")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    model_version = models.CharField(max_length=64, blank=True, db_index=True)
+    label = models.CharField(max_length=8, blank=True, db_index=True)  # "fake" | "real" | ""
+    score = models.FloatField(null=True, blank=True)  # probability of fake
+    threshold = models.FloatField(null=True, blank=True)
+    faces_found = models.PositiveIntegerField(default=0)
+    timings = models.JSONField(default=dict, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class FrameResult(models.Model):
+    job = models.ForeignKey(DetectionJob, on_delete=models.CASCADE, related_name="frames")
+    index = models.PositiveIntegerField()  # frame index in the source
+    time = models.FloatField()  # seconds
+    x0 = models.IntegerField()
+    y0 = models.IntegerField()
+    x1 = models.IntegerField()
+    y1 = models.IntegerField()
+    score = models.FloatField()
+    track = models.PositiveSmallIntegerField(default=0)
+    heatmap = models.FileField(storage=get_private_storage, max_length=255, blank=True)
+    thumbnail = models.FileField(storage=get_private_storage, max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["time", "track", "id"]
+
+    def __str__(self) -> str:
+        return f"frame {self.index} of job {self.job_id}"

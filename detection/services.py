@@ -1,0 +1,349 @@
+"""Writes: accept an upload, enqueue its analysis, run a job and record how it ended."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from ml.errors import MediaError
+from ml.media import Limits, probe
+
+from . import errors
+from .models import DetectionJob, FrameResult, Media
+from .storage import private_storage
+
+logger = logging.getLogger(__name__)
+
+# Errors worth a retry: the database went away for a moment. Anything else is a recorded failure.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes within one stage
+
+
+class UploadRejected(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    media: Media
+    created: bool  # False: the same user already uploaded this content
+
+
+def upload_limits() -> Limits:
+    return Limits(
+        max_bytes=settings.UPLOAD_MAX_BYTES,
+        max_seconds=settings.UPLOAD_MAX_SECONDS,
+        max_side=settings.UPLOAD_MAX_SIDE,
+    )
+
+
+def _sanitised_name(name: str) -> str:
+    base = os.path.basename((name or "").replace("\\", "/"))
+    try:
+        clean = get_valid_filename(base)
+    except Exception:  # SuspiciousFileOperation for names like ".."
+        clean = ""
+    return clean[:200] or "upload"
+
+
+def _receive(uploaded: UploadedFile, dest: str, max_bytes: int) -> tuple[str, int]:
+    """Copy the upload to ``dest`` while hashing; stop early once it is over the size limit."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(dest, "wb") as out:
+        for chunk in uploaded.chunks():
+            size += len(chunk)
+            if size > max_bytes:
+                raise UploadRejected("too_large", f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadResult:
+    """Validate and store an upload, create its job and enqueue it once the transaction commits.
+
+    The same owner uploading identical bytes gets the existing media (and its job) back.
+    """
+    since = timezone.now() - timedelta(hours=1)
+    if Media.objects.filter(owner=owner, created__gte=since).count() >= settings.UPLOADS_PER_HOUR:
+        raise UploadRejected(errors.RATE_LIMITED, errors.MESSAGES[errors.RATE_LIMITED])
+
+    uploads_dir = os.path.join(private_storage.location, "uploads")
+    os.makedirs(uploads_dir, exist_ok=True)
+    incoming = os.path.join(uploads_dir, f".incoming-{secrets.token_hex(16)}")
+    stored_path = None
+    try:
+        limits = upload_limits()
+        sha256, size = _receive(uploaded, incoming, limits.max_bytes)
+        try:
+            info = probe(incoming, limits)
+        except MediaError as exc:
+            raise UploadRejected(exc.code, exc.message) from exc
+
+        existing = Media.objects.filter(owner=owner, sha256=sha256).first()
+        if existing is not None:
+            return UploadResult(existing, created=False)
+
+        name = f"uploads/{secrets.token_hex(16)}.{info.format}"
+        stored_path = private_storage.path(name)
+        os.replace(incoming, stored_path)
+        try:
+            with transaction.atomic():
+                media = Media.objects.create(
+                    owner=owner,
+                    original_name=_sanitised_name(uploaded.name),
+                    sha256=sha256,
+                    kind=info.kind,
+                    format=info.format,
+                    file=name,
+                    size=size,
+                    duration=round(info.duration, 3),
+                    width=info.width,
+                    height=info.height,
+                )
+                job = DetectionJob.objects.create(media=media)
+                transaction.on_commit(partial(enqueue_analysis, job.pk))
+        except IntegrityError:
+            # The same content arrived twice at once: keep the first.
+            os.unlink(stored_path)
+            return UploadResult(Media.objects.get(owner=owner, sha256=sha256), created=False)
+        return UploadResult(media, created=True)
+    except BaseException:
+        if stored_path and os.path.exists(stored_path) and not Media.objects.filter(file=name).exists():
+            os.unlink(stored_path)
+        raise
+    finally:
+        if os.path.exists(incoming):
+            os.unlink(incoming)
+
+
+# --- running jobs -------------------------------------------------------------------------------
+
+_inline_lock = threading.Lock()
+
+
+def enqueue_analysis(job_id: int) -> None:
+    """Hand the job to a worker: Celery over the broker, or (no broker set) a thread of this process."""
+    from .tasks import analyse_media
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        threading.Thread(target=_run_inline, args=(job_id,), name=f"job-{job_id}", daemon=True).start()
+    else:
+        analyse_media.delay(job_id)
+
+
+def _run_inline(job_id: int) -> None:
+    from django.db import close_old_connections
+
+    from .tasks import analyse_media
+
+    with _inline_lock:  # one job at a time, like a single worker
+        try:
+            analyse_media.apply(args=(job_id,))
+        finally:
+            close_old_connections()
+
+
+_predictor = None
+_predictor_lock = threading.Lock()
+
+
+def get_predictor():
+    """The detector, loaded once per process and kept for every later job."""
+    global _predictor
+    with _predictor_lock:
+        if _predictor is None:
+            from ml.inference import Predictor
+
+            started = time.monotonic()
+            _predictor = Predictor.load(settings.DETECTOR_CHECKPOINT)
+            logger.info(
+                "loaded detector %s from %s in %.1f s",
+                _predictor.model_version,
+                settings.DETECTOR_CHECKPOINT,
+                time.monotonic() - started,
+            )
+        return _predictor
+
+
+class _ProgressReporter:
+    """Writes stage and percent to the job row: on each stage change, else at most once a second."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.stage = None
+        self.percent = 0
+        self.written_at = 0.0
+
+    def __call__(self, stage: str, percent: int) -> None:
+        percent = max(self.percent, min(99, int(percent)))
+        now = time.monotonic()
+        if stage == self.stage and (percent == self.percent or now - self.written_at < PROGRESS_MIN_INTERVAL):
+            return
+        self.stage, self.percent, self.written_at = stage, percent, now
+        try:
+            DetectionJob.objects.filter(pk=self.job_id, status=DetectionJob.Status.RUNNING).update(
+                stage=stage[:32], progress=percent
+            )
+        except TRANSIENT_ERRORS:
+            logger.warning("job %s: progress not recorded", self.job_id, exc_info=True)
+
+
+def job_run(*, job_id: int) -> None:
+    """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice."""
+    claimed = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.QUEUED).update(
+        status=DetectionJob.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=timezone.now(),
+        stage="starting",
+        progress=0,
+    )
+    if claimed != 1:
+        logger.info("job %s: not queued (already claimed or final), skipping", job_id)
+        return
+    try:
+        _analyse(DetectionJob.objects.select_related("media").get(pk=job_id))
+    except TRANSIENT_ERRORS:
+        job_release(job_id=job_id)
+        raise
+    except SoftTimeLimitExceeded:
+        logger.warning("job %s: soft time limit reached", job_id)
+        job_fail(job_id=job_id, code=errors.TIMEOUT, message=errors.MESSAGES[errors.TIMEOUT])
+    except Exception:
+        logger.exception("job %s: unexpected error", job_id)
+        job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
+
+
+def _analyse(job: DetectionJob) -> None:
+    predictor = get_predictor()
+    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir:
+        prediction = predictor.predict(
+            job.media.file.path,
+            frames=settings.DETECTOR_FRAMES,
+            heatmap_dir=heatmap_dir,
+            max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
+            progress=_ProgressReporter(job.pk),
+        )
+        if prediction.status != "ok":
+            code = prediction.error_code or prediction.status
+            job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
+                     model_version=prediction.model_version, timings=prediction.timings)
+            return
+        _job_finish(job, prediction)
+
+
+def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
+    if not source:
+        return ""
+    ext = os.path.splitext(source)[1].lower() or ".bin"
+    name = private_storage.generate_filename(f"{prefix}{secrets.token_hex(8)}{ext}")
+    path = private_storage.path(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copyfile(source, path)
+    saved.append(path)
+    return name
+
+
+def _job_finish(job: DetectionJob, prediction) -> None:
+    """Store heatmaps and frame rows and mark the job done, all or nothing."""
+    saved: list[str] = []
+    try:
+        prefix = f"jobs/{job.pk}/"
+        rows = [
+            FrameResult(
+                job=job,
+                index=int(frame.index),
+                time=float(frame.time),
+                x0=int(frame.box[0]),
+                y0=int(frame.box[1]),
+                x1=int(frame.box[2]),
+                y1=int(frame.box[3]),
+                score=float(frame.score),
+                track=int(frame.track),
+                heatmap=_store_copy(frame.heatmap, prefix, saved),
+                thumbnail=_store_copy(frame.thumbnail, prefix, saved),
+            )
+            for frame in prediction.frames
+        ]
+        with transaction.atomic():
+            FrameResult.objects.bulk_create(rows)
+            updated = DetectionJob.objects.filter(pk=job.pk, status=DetectionJob.Status.RUNNING).update(
+                status=DetectionJob.Status.DONE,
+                progress=100,
+                stage="done",
+                label=prediction.label or "",
+                score=prediction.score,
+                threshold=prediction.threshold,
+                model_version=prediction.model_version,
+                faces_found=prediction.faces_found,
+                timings=prediction.timings,
+                error_code="",
+                error_message="",
+                finished_at=timezone.now(),
+            )
+            if updated != 1:
+                raise _JobNoLongerRunning()
+    except _JobNoLongerRunning:
+        logger.warning("job %s: no longer running when finishing; result dropped", job.pk)
+        _remove(saved)
+    except BaseException:
+        _remove(saved)
+        raise
+
+
+class _JobNoLongerRunning(Exception):
+    pass
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def job_fail(*, job_id: int, code: str, message: str, model_version: str = "", timings: dict | None = None) -> None:
+    """End a job that is not final yet as failed, with a code and words a person understands."""
+    DetectionJob.objects.filter(
+        pk=job_id, status__in=[DetectionJob.Status.QUEUED, DetectionJob.Status.RUNNING]
+    ).update(
+        status=DetectionJob.Status.FAILED,
+        stage="failed",
+        error_code=code[:32],
+        error_message=message,
+        model_version=model_version,
+        timings=timings or {},
+        finished_at=timezone.now(),
+    )
+
+
+def job_release(*, job_id: int) -> None:
+    """Put a running job back in the queue so its retry can claim it (after a transient error)."""
+    try:
+        DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING).update(
+            status=DetectionJob.Status.QUEUED, stage="queued", progress=0
+        )
+    except TRANSIENT_ERRORS:
+        logger.warning("job %s: could not be released for retry", job_id, exc_info=True)

@@ -1,0 +1,23 @@
+"""Celery adapter: a job id in, one service call; owns retries and time limits only."""
+from celery import shared_task
+from django.conf import settings
+
+from . import errors, services
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    soft_time_limit=settings.DETECTION_SOFT_TIME_LIMIT,
+    time_limit=settings.DETECTION_HARD_TIME_LIMIT,
+)
+def analyse_media(self, job_id: int) -> None:
+    try:
+        services.job_run(job_id=job_id)
+    except services.TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            services.job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
+            raise
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries))

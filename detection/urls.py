@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "detection"
+
+urlpatterns = [
+    path("", views.upload, name="upload"),
+    path("history/", views.history, name="history"),
+    path("media/<int:pk>/", views.result, name="result"),
+    path("media/<int:pk>/status/", views.status, name="status"),
+    path("media/<int:pk>/file/", views.media_file, name="media_file"),
+    path("frames/<int:pk>/<str:which>/", views.frame_file, name="frame_file"),
+]
