@@ -1,0 +1,347 @@
+"""Train the detector: ``python -m ml.train --config ml/configs/default.json [--quick] [--out PATH]``.
+
+Stage 1 (most of the time budget): the CNN and its frame head on single crops, real vs pseudo-fake
+(self-blended, face swaps, the labelled fake photos), degradations on both classes, AdamW with a
+cosine schedule over the *time* budget, validation on a fixed pseudo-fake set of held-out identities,
+early stopping on its ROC AUC. Stage 2: the CNN frozen, the LSTM and clip head trained on sequences of
+crop features (real tracks, steady and flickering fakes, one-frame image clips). The checkpoint keeps
+the best stage-1 weights, the trained clip head, and a model card; the threshold is picked on the
+validation clips (never on dev).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data as D
+from .checkpoint import default_preprocessing, save_checkpoint
+from .evaluate import binary_metrics, roc_auc
+from .models import build_model, preprocess
+from .prepare import REPO
+
+DEFAULTS = {
+    "seed": 0,
+    "model": {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "lstm_hidden": 128, "dropout": 0.2}},
+    "input_size": 128,
+    "split_fractions": [0.7, 0.15, 0.15],
+    "batch_size": 32,
+    "lr": 2e-3,
+    "weight_decay": 1e-4,
+    "warmup_steps": 100,
+    "max_minutes": 40.0,
+    "stage2_minutes": 5.0,
+    "val_every_minutes": 4.0,
+    "val_size": 1200,
+    "patience": 4,
+    "degrade": 1.0,
+    "num_workers": 1,
+    "threads": 2,
+    "stage2": {"train_clips": 480, "val_clips": 160, "image_fraction": 0.3, "epochs": 30, "lr": 2e-3, "batch_size": 16},
+    "version_prefix": "sbi-swap",
+}
+QUICK = {"max_minutes": 1.5, "stage2_minutes": 0.5, "val_every_minutes": 0.5, "val_size": 64, "batch_size": 16,
+         "num_workers": 0, "stage2": {"train_clips": 24, "val_clips": 12, "image_fraction": 0.3, "epochs": 3,
+                                      "lr": 2e-3, "batch_size": 8}}
+
+
+def log(msg: str, fh=None) -> None:
+    line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+    print(line, flush=True)
+    if fh:
+        fh.write(line + "\n")
+        fh.flush()
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def embed_all(model, crops_uint8: np.ndarray, device, batch: int = 64) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(crops_uint8), batch):
+        x = preprocess(torch.from_numpy(crops_uint8[i:i + batch])).to(device)
+        out.append(model.embed(x).cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def frame_scores(model, crops_uint8: np.ndarray, device, batch: int = 64) -> np.ndarray:
+    feats = embed_all(model, crops_uint8, device, batch)
+    return torch.sigmoid(model.frame_logits(feats.to(device))).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------- stage 1
+def train_frames(model, banks, cfg, device, logfh, deadline: float, out_dir: Path):
+    val_x, val_y, val_m = D.fixed_frames(banks["val"], cfg["val_size"], cfg["input_size"], seed=cfg["seed"] + 1,
+                                         degrade=cfg["degrade"])
+    log(f"validation set: {len(val_y)} crops, {dict(zip(*np.unique(val_m, return_counts=True)))}", logfh)
+    dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
+                                         persistent_workers=cfg["num_workers"] > 0,
+                                         prefetch_factor=4 if cfg["num_workers"] > 0 else None)
+    params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "clip_head"))]
+    opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    loss_fn = nn.BCEWithLogitsLoss()
+    start = time.time()
+    budget = max(deadline - start, 1.0)
+    best = {"auc": -1.0, "state": copy.deepcopy(model.state_dict()), "step": 0}
+    history, seen, step, bad = [], 0, 0, 0
+    next_val = start + cfg["val_every_minutes"] * 60
+    run_loss, run_n = 0.0, 0
+    model.train()
+    for x, y in loader:
+        now = time.time()
+        frac = min(1.0, (now - start) / budget)
+        lr = cfg["lr"] * min(1.0, (step + 1) / cfg["warmup_steps"]) * 0.5 * (1 + math.cos(math.pi * frac))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = preprocess(x).to(device), y.to(device)
+        logits = model.frame_logits(model.embed(x))
+        loss = loss_fn(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += len(y)
+        run_loss, run_n = run_loss + loss.item() * len(y), run_n + len(y)
+        if step % 50 == 0:
+            log(f"step {step} seen {seen} loss {run_loss / run_n:.4f} lr {lr:.2e} "
+                f"{seen / (time.time() - start):.1f} img/s", logfh)
+            run_loss, run_n = 0.0, 0
+        done = time.time() >= deadline
+        if time.time() >= next_val or done:
+            scores = frame_scores(model, val_x, device)
+            auc = roc_auc(val_y, scores)
+            fake_methods = sorted({m for m, yy in zip(val_m, val_y) if yy == 1})
+            per = {m: round(roc_auc(np.r_[val_y[val_y == 0], np.ones(sum(1 for mm in val_m if mm == m))],
+                                    np.r_[scores[val_y == 0], scores[np.array(val_m) == m]]), 4) for m in fake_methods}
+            history.append({"step": step, "seen": seen, "minutes": round((time.time() - start) / 60, 2),
+                            "val_auc": round(auc, 4), "val_auc_by_method": per})
+            log(f"VAL step {step} auc {auc:.4f} by method {per}", logfh)
+            if auc > best["auc"]:
+                best = {"auc": auc, "state": copy.deepcopy(model.state_dict()), "step": step}
+                bad = 0
+                torch.save({"state_dict": best["state"], "step": step, "val_auc": auc}, out_dir / "stage1_best.pt")
+            else:
+                bad += 1
+            model.train()
+            next_val = time.time() + cfg["val_every_minutes"] * 60
+            if bad >= cfg["patience"]:
+                log(f"early stop: no improvement in {bad} validations", logfh)
+                break
+        if done:
+            break
+    model.load_state_dict(best["state"])
+    return {"steps": step, "samples_seen": seen, "minutes": round((time.time() - start) / 60, 2),
+            "best_step": best["step"], "best_val_auc": round(best["auc"], 4), "history": history}
+
+
+# ---------------------------------------------------------------------------------------- stage 2
+def build_clips(model, bank, n: int, cfg, device, seed: int, deadline: float | None = None):
+    """n clips (half fake): list of (features T x C, label, method, frame scores)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(n):
+        if deadline and time.time() > deadline and len(clips) >= 8:
+            break
+        fake = i % 2 == 1
+        kind = "image" if rng.random() < cfg["stage2"]["image_fraction"] else "video"
+        crops, method = D.make_sequence(bank, rng, cfg["input_size"], fake=fake, kind=kind, degrade=cfg["degrade"])
+        feats = embed_all(model, crops, device)
+        clips.append((feats, int(fake), method))
+    return clips
+
+
+def clip_batches(clips, batch_size: int, rng):
+    by_len: dict[int, list[int]] = {}
+    for i, c in enumerate(clips):
+        by_len.setdefault(len(c[0]), []).append(i)
+    batches = []
+    for ids in by_len.values():
+        ids = list(rng.permutation(ids))
+        batches += [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.no_grad()
+def score_clips(model, clips, device):
+    model.eval()
+    lstm, mean = [], []
+    for feats, _, _ in clips:
+        f = feats.to(device)
+        lstm.append(torch.sigmoid(model.clip_logits(f[None]))[0].item())
+        mean.append(torch.sigmoid(model.frame_logits(f)).mean().item())
+    return np.array(lstm), np.array(mean)
+
+
+def train_clips(model, banks, cfg, device, logfh, deadline: float):
+    s2 = cfg["stage2"]
+    start = time.time()
+    build_deadline = start + (deadline - start) * 0.75
+    val = build_clips(model, banks["val"], s2["val_clips"], cfg, device, cfg["seed"] + 2,
+                      start + (deadline - start) * 0.25)
+    train = build_clips(model, banks["train"], s2["train_clips"], cfg, device, cfg["seed"] + 3, build_deadline)
+    log(f"stage 2: {len(train)} train clips, {len(val)} val clips ({time.time() - start:.0f} s for features)", logfh)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = list(model.lstm.parameters()) + list(model.clip_head.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=s2["lr"], weight_decay=1e-4)
+    loss_fn = nn.BCEWithLogitsLoss()
+    rng = np.random.default_rng(cfg["seed"])
+    y_val = np.array([c[1] for c in val])
+    best = {"auc": -1.0, "state": copy.deepcopy(model.state_dict())}
+    history = []
+    for epoch in range(s2["epochs"]):
+        model.train()
+        model.backbone.eval()
+        total = 0.0
+        for ids in clip_batches(train, s2["batch_size"], rng):
+            feats = torch.stack([train[i][0] for i in ids]).to(device)
+            feats = feats + 0.05 * feats.std() * torch.randn_like(feats)  # feature noise: few clips
+            y = torch.tensor([float(train[i][1]) for i in ids], device=device)
+            loss = loss_fn(model.clip_logits(feats), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(ids)
+        lstm, mean = score_clips(model, val, device)
+        auc = roc_auc(y_val, lstm)
+        history.append({"epoch": epoch, "loss": round(total / len(train), 4), "val_clip_auc_lstm": round(auc, 4)})
+        if auc > best["auc"]:
+            best = {"auc": auc, "state": copy.deepcopy(model.state_dict()), "epoch": epoch}
+        if time.time() > deadline:
+            break
+    model.load_state_dict(best["state"])
+    for p in model.parameters():
+        p.requires_grad_(True)
+    lstm, mean = score_clips(model, val, device)
+    methods = [c[2] for c in val]
+    kinds = np.array([m.split(":")[0] for m in methods])
+    result = {"train_clips": len(train), "val_clips": len(val), "minutes": round((time.time() - start) / 60, 2),
+              "best_epoch": best.get("epoch"), "history": history,
+              "val_clip_auc_lstm": round(roc_auc(y_val, lstm), 4),
+              "val_clip_auc_mean_frame_prob": round(roc_auc(y_val, mean), 4)}
+    for kind in ("video", "image"):
+        sel = kinds == kind
+        if sel.any() and len(set(y_val[sel])) == 2:
+            result[f"val_{kind}_auc_lstm"] = round(roc_auc(y_val[sel], lstm[sel]), 4)
+            result[f"val_{kind}_auc_mean_frame_prob"] = round(roc_auc(y_val[sel], mean[sel]), 4)
+    log(f"stage 2 done: {json.dumps({k: v for k, v in result.items() if k != 'history'})}", logfh)
+    return result, (y_val, lstm, mean)
+
+
+def pick_threshold(y: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold with the best balanced accuracy on validation clips."""
+    best_t, best_b = 0.5, -1.0
+    for t in np.unique(np.r_[scores, 0.5]):
+        pred = scores >= t
+        tpr = pred[y == 1].mean() if (y == 1).any() else 0
+        tnr = (~pred[y == 0]).mean() if (y == 0).any() else 0
+        if (tpr + tnr) / 2 > best_b:
+            best_t, best_b = float(t), (tpr + tnr) / 2
+    return round(best_t, 4)
+
+
+# ------------------------------------------------------------------------------------------- main
+def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = None) -> dict:
+    run_dir = Path(cfg.get("run_dir") or REPO / "runs" / time.strftime("train-%Y%m%d-%H%M%S"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logfh = open(run_dir / "train.log", "a")
+    torch.set_num_threads(cfg["threads"])
+    seed_everything(cfg["seed"])
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    log(f"resolved config: {json.dumps(cfg, sort_keys=True)}", logfh)
+    log(f"seed {cfg['seed']}, device {device}, torch {torch.__version__}, python {platform.python_version()}", logfh)
+    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    started = time.time()
+    banks = {s: D.CropBank.load(cache, s, seed=cfg["seed"], limit=limit, fractions=tuple(cfg["split_fractions"]))
+             for s in D.SPLITS}
+    D.write_split_manifest(banks, run_dir / "splits.json")
+    data_summary = {s: b.summary() for s, b in banks.items()}
+    log(f"data: {json.dumps(data_summary)}", logfh)
+    model = build_model(cfg["model"]["name"], **cfg["model"]["args"]).to(device)
+    total_deadline = started + cfg["max_minutes"] * 60
+    stage1_deadline = total_deadline - cfg["stage2_minutes"] * 60
+    stage1 = train_frames(model, banks, cfg, device, logfh, stage1_deadline, run_dir)
+    stage2, (y_val, lstm, mean) = train_clips(model, banks, cfg, device, logfh, total_deadline)
+    threshold = pick_threshold(y_val, lstm)
+    val_metrics = binary_metrics(y_val, lstm, threshold)
+    version = f"{cfg['version_prefix']}-{time.strftime('%Y%m%d-%H%M')}-seed{cfg['seed']}"
+    card = {
+        "version": version,
+        "preprocessing": default_preprocessing(cfg["input_size"]),
+        "threshold": threshold,
+        "threshold_rule": "best balanced accuracy on the validation clips (own pseudo-fake split, never dev)",
+        "clip_rule": "sigmoid(clip_logit): LSTM over the face track's crops",
+        "config": cfg,
+        "training_data": {
+            "source": "../shared/data/train (real clips, UTKFace, real photos; StyleGAN2 and Photoshop fakes used as labelled fakes)",
+            "pseudo_fakes": "self-blended images, face swaps (similarity/piecewise warp, Reinhard colour, alpha/Poisson, region masks), steady and flickering sequences",
+            "splits": "by identity (person where file names tell, else clip/photo): see splits.json in the run folder",
+            "summary": data_summary,
+        },
+        "training": {"stage1": stage1, "stage2": stage2, "wall_minutes": round((time.time() - started) / 60, 2),
+                     "device": str(device), "threads": cfg["threads"], "host_cpus": os.cpu_count()},
+        "metrics": {"validation": {"frame_auc": stage1["best_val_auc"], **{k: v for k, v in stage2.items() if k.startswith("val_")},
+                                   "clip_metrics_at_threshold": val_metrics}},
+    }
+    spec = {"name": cfg["model"]["name"], "args": cfg["model"]["args"]}
+    save_checkpoint(out, model.cpu(), model_spec=spec, card=card)
+    (run_dir / "card.json").write_text(json.dumps(card, indent=2, default=str))
+    log(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB), version {version}, threshold {threshold}", logfh)
+    return card
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path(__file__).resolve().parent / "configs" / "default.json")
+    parser.add_argument("--quick", action="store_true", help="a few minutes: tiny budget, small validation")
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint path (default ml/weights/detector.pt; --quick: runs/quick.pt)")
+    parser.add_argument("--cache", type=Path, default=None, help="crop cache (default <repo>/cache/crops)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="time budget of the whole run")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--run-dir", type=Path, default=None, help="logs, config, splits (default runs/train-<time>)")
+    parser.add_argument("--limit", type=int, default=None, help="load only N cached items per split (smoke tests)")
+    args = parser.parse_args(argv)
+    cfg = merge(DEFAULTS, json.loads(args.config.read_text()) if args.config and args.config.exists() else {})
+    if args.quick:
+        cfg = merge(cfg, QUICK)
+    if args.max_minutes is not None:
+        cfg["max_minutes"] = args.max_minutes
+        cfg["stage2_minutes"] = min(cfg["stage2_minutes"], args.max_minutes / 3)
+    if args.seed is not None:
+        cfg["seed"] = args.seed
+    if args.run_dir:
+        cfg["run_dir"] = str(args.run_dir)
+    out = args.out or (REPO / "runs" / "quick.pt" if args.quick else REPO / "ml" / "weights" / "detector.pt")
+    run(cfg, out, cache=args.cache, limit=args.limit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

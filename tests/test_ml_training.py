@@ -1,0 +1,231 @@
+"""Training side of the detector: pseudo-fakes, degradations, splits, a tiny training run, metrics.
+
+Fast (seconds): synthetic faces with a template of 68 landmarks; the split test reads
+``../shared/data/train/labels.csv`` and fails (not skips) when env ``CI`` is set and the data is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ml import augment, pseudofakes as pf
+from ml import data as D
+from ml.evaluate import auc_by_group, binary_metrics, ece, roc_auc
+from ml.prepare import data_root, read_labels
+
+
+def template_landmarks(size: int) -> np.ndarray:
+    """A frontal 68-point layout roughly where ``crop_face`` puts a face in a ``size`` crop."""
+    c, r = size / 2, size * 0.3
+    t = np.linspace(np.pi * 0.05, np.pi * 0.95, 17)
+    jaw = np.c_[c - r * np.cos(t), c + r * 0.2 + r * 0.9 * np.sin(t) - r * 0.4]
+    brows = np.c_[np.r_[np.linspace(c - r * 0.8, c - r * 0.15, 5), np.linspace(c + r * 0.15, c + r * 0.8, 5)], np.full(10, c - r * 0.55)]
+    nose = np.c_[np.r_[np.full(4, c), np.linspace(c - r * 0.25, c + r * 0.25, 5)], np.r_[np.linspace(c - r * 0.4, c, 4), np.full(5, c + r * 0.1)]]
+    eye = lambda x: np.c_[x + r * 0.2 * np.cos(np.linspace(0, 2 * np.pi, 6, endpoint=False)),  # noqa: E731
+                          c - r * 0.3 + r * 0.08 * np.sin(np.linspace(0, 2 * np.pi, 6, endpoint=False))]
+    mouth = np.c_[c + r * 0.4 * np.cos(np.linspace(0, 2 * np.pi, 20, endpoint=False)),
+                  c + r * 0.45 + r * 0.12 * np.sin(np.linspace(0, 2 * np.pi, 20, endpoint=False))]
+    pts = np.concatenate([jaw, brows, nose, eye(c - r * 0.45), eye(c + r * 0.45), mouth]).astype(np.float32)
+    assert pts.shape == (68, 2)
+    return pts
+
+
+def synthetic_face(size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = (rng.random((size, size, 3)) * 60 + 40).astype(np.uint8)
+    cv2.ellipse(img, (size // 2, size // 2), (int(size * 0.3), int(size * 0.38)), 0, 0, 360,
+                tuple(int(v) for v in rng.integers(120, 220, 3)), -1)
+    return cv2.GaussianBlur(img, (3, 3), 0)
+
+
+SIZE = 64
+
+
+# ------------------------------------------------------------------------------------- pseudo-fakes
+def test_self_blend_shape_mask_and_untouched_outside():
+    img, pts = synthetic_face(SIZE), template_landmarks(SIZE)
+    rng = np.random.default_rng(0)
+    params = pf.SBIParams.draw(rng, SIZE)
+    params.source_first, params.ratio = True, 1.0
+    params.mask.elastic, params.mask.erode = 0.0, 0
+    fake, mask = pf.self_blend(img, pts, params=params)
+    assert fake.shape == img.shape and fake.dtype == np.uint8
+    assert mask.shape == img.shape[:2] and mask.dtype == np.float32
+    assert 0 <= mask.min() and mask.max() <= 1 and mask.max() > 0.5
+    assert mask[0, 0] == 0 and mask[-1, -1] == 0  # corners are background
+    assert mask[int(pts[30, 1]), int(pts[30, 0])] > 0.5  # the nose tip is inside
+    outside = mask == 0
+    assert np.array_equal(fake[outside], img[outside])  # only the masked face changed
+    assert np.abs(fake.astype(int) - img).sum() > 0
+
+
+def test_self_blend_random_draws_are_valid():
+    img, pts = synthetic_face(SIZE), template_landmarks(SIZE)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        fake, mask = pf.self_blend(img, pts, rng)
+        assert fake.shape == img.shape and mask.shape == img.shape[:2]
+        assert np.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1
+
+
+@pytest.mark.parametrize("warp", ["similarity", "piecewise"])
+@pytest.mark.parametrize("blending", ["alpha", "poisson"])
+def test_face_swap_shapes(warp, blending):
+    target, donor = synthetic_face(SIZE, 1), synthetic_face(SIZE, 2)
+    pts = template_landmarks(SIZE)
+    donor_pts = pts * 0.95 + 2
+    params = pf.SwapParams(mask=pf.MaskParams(region="face", blur=5), warp=warp, blending=blending)
+    fake, mask = pf.face_swap(target, pts, donor, donor_pts, params=params)
+    assert fake.shape == target.shape and fake.dtype == np.uint8
+    assert mask.shape == target.shape[:2] and mask.max() > 0.5 and mask[0, 0] == 0
+    assert not np.array_equal(fake, target)
+
+
+def test_face_swap_region_masks_are_smaller_than_face():
+    pts = template_landmarks(SIZE)
+    face = pf.hull_mask(pts, (SIZE, SIZE), "face").sum()
+    for region in ("mouth", "eyes", "nose_mouth"):
+        assert 0 < pf.hull_mask(pts, (SIZE, SIZE), region).sum() < face
+
+
+@pytest.mark.parametrize("mode", ["steady", "flicker"])
+@pytest.mark.parametrize("method", ["sbi", "swap"])
+def test_fake_sequence(mode, method):
+    crops = np.stack([synthetic_face(SIZE, i) for i in range(5)])
+    pts = np.stack([template_landmarks(SIZE)] * 5)
+    seq = pf.fake_sequence(crops, pts, np.random.default_rng(0), mode, method, donor=(crops[::-1], pts))
+    assert seq.shape == crops.shape and seq.dtype == np.uint8
+    assert not np.array_equal(seq, crops)
+
+
+# ------------------------------------------------------------------------------------- degradations
+def test_degradations_keep_shape_and_dtype():
+    img = synthetic_face(SIZE)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        out = augment.Degradation.draw(rng).apply(img)
+        assert out.shape == img.shape and out.dtype == np.uint8
+    assert augment.jpeg(img, 50).shape == img.shape
+    for condition in augment.ROBUSTNESS:
+        if condition.startswith("h264"):
+            continue
+        assert augment.perturb_frames(img[None], condition).shape == (1, SIZE, SIZE, 3)
+
+
+def test_jpeg_treats_input_as_rgb():
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 200
+    out = augment.jpeg(red, 95)
+    assert out[..., 0].mean() > 150 and out[..., 2].mean() < 50
+
+
+def test_h264_sequence_round_trip():
+    frames = np.stack([synthetic_face(SIZE, i) for i in range(4)])
+    out = augment.h264_sequence(frames, 35)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - frames).mean() < 40
+
+
+# -------------------------------------------------------------------------------------------- splits
+def test_identity_merges_known_repeats():
+    rec = lambda path, kind="video": {"path": path, "source": path.split("/")[0], "kind": kind}  # noqa: E731
+    assert D.identity(rec("FuxiVirtualHuman_styletalk/a/Obama_clip1.mp4")) == D.identity(rec("tanshuai0219_EDTalk/t/uncrop_Obama.mp4"))
+    assert D.identity(rec("ali-vilab_dreamtalk/x/W009_front_sad_level3_001.mp4")) == D.identity(rec("ali-vilab_dreamtalk/x/W009_front_fear_level3_001.mp4"))
+    assert D.identity(rec("FuxiVirtualHuman_styletalk/s/furious_talk1_clip2.mp4")) == D.identity(rec("FuxiVirtualHuman_styletalk/s/furious_talk2_clip5.mp4"))
+    assert D.identity(rec("KwaiVGI_LivePortrait/d/d0.mp4")) != D.identity(rec("KwaiVGI_LivePortrait/d/d10.mp4"))
+
+
+def _train_labels():
+    path = data_root() / "train" / "labels.csv"
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the training data is missing: {path}")
+        pytest.skip(f"no training data at {path}")
+    return read_labels(data_root() / "train")
+
+
+def test_splits_have_no_identity_overlap():
+    records = _train_labels()
+    splits = D.assign_splits(records)
+    by_split: dict[str, set] = {s: set() for s in D.SPLITS}
+    for r in records:
+        by_split[splits[D.identity(r)]].add(D.identity(r))
+    assert not (by_split["train"] & by_split["val"]) and not (by_split["train"] & by_split["test"])
+    assert not (by_split["val"] & by_split["test"])
+    videos = {s: sum(1 for r in records if r["kind"] == "video" and splits[D.identity(r)] == s) for s in D.SPLITS}
+    assert all(v > 0 for v in videos.values()), videos
+    obama = {splits[D.identity(r)] for r in records if "obama" in r["path"].lower()}
+    assert len(obama) == 1  # one person, one split
+
+
+# ----------------------------------------------------------------------------------- tiny training
+def _tiny_cache(root: Path, size: int = 48) -> Path:
+    folder = root / "train"
+    folder.mkdir(parents=True)
+    pts = template_landmarks(size)
+    rows = []
+    specs = [("video", "real", "camera footage", 6)] * 12 + [("image", "real", "UTKFace aligned photo", 1)] * 12 + \
+            [("image", "real", "real photo", 1)] * 8 + [("image", "fake", "StyleGAN2", 1)] * 6 + \
+            [("image", "fake", "expert photoshop", 1)] * 6
+    for i, (kind, label, method, n) in enumerate(specs):
+        key = f"item{i}"
+        crops = np.stack([synthetic_face(size, i * 10 + k) for k in range(n)])
+        np.savez(folder / f"{key}.npz", crops=crops, landmarks=np.stack([pts] * n), frames=np.arange(n))
+        ext = "mp4" if kind == "video" else "jpg"
+        rows.append({"path": f"src{i % 3}/{key}.{ext}", "label": label, "kind": kind, "method": method,
+                     "source": f"src{i % 3}", "key": key, "status": "ok", "n": n})
+    (folder / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_tiny_training_run_saves_a_loadable_checkpoint(tmp_path):
+    from ml import train
+    from ml.checkpoint import load_checkpoint
+
+    cache = _tiny_cache(tmp_path / "cache")
+    cfg = train.merge(train.DEFAULTS, {
+        "model": {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "backbone_args": {"widths": [8, 8, 16, 16], "blocks": 1},
+                                                "lstm_hidden": 8}},
+        "input_size": 32, "batch_size": 4, "max_minutes": 0.04, "stage2_minutes": 0.02, "val_every_minutes": 1,
+        "val_size": 8, "num_workers": 0, "warmup_steps": 1, "run_dir": str(tmp_path / "run"),
+        "stage2": {"train_clips": 6, "val_clips": 6, "image_fraction": 0.3, "epochs": 2, "lr": 1e-3, "batch_size": 2}})
+    out = tmp_path / "tiny.pt"
+    card = train.run(cfg, out, cache=cache)
+    model, loaded = load_checkpoint(out)
+    assert loaded["version"] == card["version"] and 0 <= loaded["threshold"] <= 1
+    assert loaded["preprocessing"]["input_size"] == 32
+    assert {"config", "training_data", "metrics", "training"} <= set(loaded)
+    assert loaded["training"]["stage1"]["steps"] >= 1
+    import torch
+
+    with torch.no_grad():
+        result = model(torch.zeros(1, 3, 3, 32, 32))
+    assert result["frame_logits"].shape == (1, 3) and result["clip_logit"].shape == (1,)
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert not set(splits["train"]) & set(splits["val"]) and not set(splits["train"]) & set(splits["test"])
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def test_metrics_on_toy_input():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.7, 0.6, 0.8, 0.9])
+    # pairs (pos, neg) correctly ordered: 0.6 beats 0.1, 0.2 only; 0.8 and 0.9 beat all three -> 8 / 9
+    assert roc_auc(y, s) == pytest.approx(8 / 9)
+    assert roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
+    m = binary_metrics(y, s, 0.5)
+    assert m["confusion"] == {"tn": 2, "fp": 1, "fn": 0, "tp": 3}
+    assert m["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
+    assert m["precision"] == pytest.approx(0.75) and m["recall"] == pytest.approx(1.0)
+    assert m["f1"] == pytest.approx(2 * 0.75 / 1.75, abs=1e-4)
+    assert ece([0, 1], [0.0, 1.0]) == pytest.approx(0.0)
+    assert ece([0, 0], [0.95, 0.95]) == pytest.approx(0.95)
+    groups = auc_by_group(y, s, ["real", "real", "real", "sbi", "swap", "swap"])
+    assert groups["sbi"]["auc_vs_all_real"] == pytest.approx(2 / 3, abs=1e-4)
+    assert groups["swap"]["auc_vs_all_real"] == pytest.approx(1.0)
+    assert groups["real"]["n"] == 3
