@@ -11,8 +11,8 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 DB_NAME ?= portal
 DB_USER ?= portal
 DB_PASSWORD ?= portal
-TEST_DATABASE_URL ?= mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/$(DB_NAME)
-TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+MYSQL_DATABASE_URL ?= mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/$(DB_NAME)
+REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
 PORT ?= 8000
 
@@ -22,7 +22,7 @@ help:
 	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
 	@echo "make test       every test on MariaDB + Redis with a real Celery worker"
 	@echo "make run-stack  MariaDB, Redis, $(WORKERS) Celery workers and gunicorn on this machine"
-	@echo "make stop-stack stop the workers and gunicorn started by run-stack"
+	@echo "make stop-stack stop the workers started by run-stack (gunicorn stops with Ctrl-C)"
 
 # The virtual environment, reinstalled only when requirements.txt changes.
 setup: $(STAMP)
@@ -60,20 +60,20 @@ db-user: services
 
 test: setup db-user
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 # The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/.
-run-stack: setup db-user
+run-stack: setup db-user stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
 	@mkdir -p var/run var/log
 	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
-	@set -e; export DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	@set -e; export DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \
 	  SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"; \
 	  $(PY) manage.py migrate --noinput; \
 	  for i in $$(seq $(WORKERS)); do \
-	    $(VENV)/bin/celery -A deepfake_portal worker --pool=solo -c 1 -n worker$$i@%h --loglevel=INFO \
+	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -n worker$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \
 	  done; \
 	  echo "$(WORKERS) workers started (logs in var/log); portal at http://127.0.0.1:$(PORT)"; \

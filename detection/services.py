@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 # Errors worth a retry: the database went away for a moment. Anything else is a recorded failure.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+MAX_ATTEMPTS = 3  # claims per job, retries and redeliveries included
 PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes within one stage
 
 
@@ -210,9 +211,16 @@ class _ProgressReporter:
             logger.warning("job %s: progress not recorded", self.job_id, exc_info=True)
 
 
+def _claimable() -> Q:
+    """Queued jobs, and running jobs whose worker must be gone (started longer ago than the hard limit)."""
+    stale_before = timezone.now() - timedelta(seconds=settings.DETECTION_HARD_TIME_LIMIT + 60)
+    return Q(status=DetectionJob.Status.QUEUED) | Q(status=DetectionJob.Status.RUNNING, started_at__lt=stale_before)
+
+
 def job_run(*, job_id: int) -> None:
     """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice."""
-    claimed = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.QUEUED).update(
+    claimable = _claimable()
+    claimed = DetectionJob.objects.filter(claimable, pk=job_id, attempts__lt=MAX_ATTEMPTS).update(
         status=DetectionJob.Status.RUNNING,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
@@ -220,7 +228,10 @@ def job_run(*, job_id: int) -> None:
         progress=0,
     )
     if claimed != 1:
-        logger.info("job %s: not queued (already claimed or final), skipping", job_id)
+        # Out of attempts (e.g. its worker kept getting killed): end it rather than leave it hanging.
+        if DetectionJob.objects.filter(claimable, pk=job_id, attempts__gte=MAX_ATTEMPTS).exists():
+            job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
+        logger.info("job %s: not claimable (already running or final), skipping", job_id)
         return
     try:
         _analyse(DetectionJob.objects.select_related("media").get(pk=job_id))

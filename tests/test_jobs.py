@@ -106,3 +106,26 @@ def test_an_unexpected_error_fails_the_job_with_internal_error(owner, monkeypatc
     assert job.error_code == "internal_error"
     assert "went wrong on our side" in job.error_message
     assert "checkpoint unreadable" in caplog.text  # the traceback goes to the log, not the page
+
+
+@pytest.mark.django_db
+def test_a_job_left_running_by_a_dead_worker_is_claimed_again_and_bounded(owner, monkeypatch, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    media = Media.objects.create(owner=owner, original_name="x.mp4", sha256="2" * 64, kind="video", format="mp4",
+                                 file="uploads/none.mp4", size=1, width=1, height=1)
+    long_ago = timezone.now() - timedelta(seconds=settings.DETECTION_HARD_TIME_LIMIT + 120)
+    job = DetectionJob.objects.create(media=media, status=DetectionJob.Status.RUNNING, attempts=1, started_at=long_ago)
+    claims = []
+    monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert claims == [job.pk] and job.attempts == 2
+
+    DetectionJob.objects.filter(pk=job.pk).update(attempts=services.MAX_ATTEMPTS, started_at=long_ago)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert claims == [job.pk]
+    assert job.status == DetectionJob.Status.FAILED and job.error_code == "internal_error"
