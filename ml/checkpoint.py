@@ -20,7 +20,7 @@ from .faces import CROP_MARGIN
 from .models import MEAN, STD, build_model
 
 FORMAT = 1
-DEFAULT_PATH = Path(__file__).resolve().parent / "weights" / "detector.pt"
+from .paths import DEFAULT_CHECKPOINT as DEFAULT_PATH  # noqa: E402  (kept for callers)
 DEFAULT_MODEL = {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "lstm_hidden": 128}}
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from .checkpoint import DEFAULT_PATH
+from .paths import DEFAULT_CHECKPOINT as DEFAULT_PATH
 
 JSON_KEYS = ("path", "kind", "status", "score", "label", "frames_analysed", "faces_found",
              "model_version", "seconds", "error")

@@ -67,9 +67,10 @@ class FaceFinder:
         self.detector, self.shape_predictor = _dlib_models()
 
     # -- single frames -------------------------------------------------------------------------
-    def detect(self, rgb: np.ndarray, *, upsample: int = 0) -> list[Box]:
+    def detect(self, rgb: np.ndarray, *, side: int | None = None, upsample: int = 0) -> list[Box]:
+        """Face boxes in source pixels, found on a copy scaled to ``side`` on its long side."""
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.detect_side / max(h, w))
+        scale = min(1.0, (side or self.detect_side) / max(h, w))
         small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
         rects = self.detector(np.ascontiguousarray(small), upsample)
         boxes = []
@@ -92,11 +93,8 @@ class FaceFinder:
         n = len(frames)
         keys = sorted(set(range(0, n, self.detect_every)) | {n - 1})
         detections = {k: self.detect(frames[k]) for k in keys}
-        if not any(detections.values()) and len(keys) < n:  # faces may sit between key frames
-            keys = list(range(n))
-            detections = {k: self.detect(frames[k]) for k in keys}
-        if not any(detections.values()):  # small faces: one more try at twice the scale
-            detections = {k: self.detect(frames[k], upsample=1) for k in keys}
+        if not any(detections.values()):  # small faces: look again at twice the scale
+            detections = {k: self.detect(frames[k], side=2 * self.detect_side) for k in keys}
         tracks = _link(detections)
         # A box seen in a single key frame of many is most likely a false detection.
         if len(keys) >= 4:

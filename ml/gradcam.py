@@ -8,7 +8,6 @@ worker never accumulates them.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -51,27 +50,3 @@ class GradCAM:
         cam = cam.detach()
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-8)[:, None, None]
         return (cam / peak).numpy()
-
-
-def overlay(frame_rgb: np.ndarray, cam: np.ndarray, matrix: np.ndarray, box, *,
-            max_side: int = 640, alpha: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
-    """Place a crop's CAM back on its frame. Returns (frame with overlay, plain frame), both RGB,
-    scaled so the long side is at most ``max_side``; the face box is outlined on both."""
-    h, w = frame_rgb.shape[:2]
-    inverse = cv2.invertAffineTransform(matrix)
-    cam_full = cv2.warpAffine(cam.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    inside = cv2.warpAffine(np.ones_like(cam, dtype=np.float32), inverse, (w, h)) > 0.5
-    colour = cv2.applyColorMap((cam_full * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-    blended = frame_rgb.astype(np.float32)
-    weight = (alpha * inside)[..., None]
-    blended = (blended * (1 - weight) + colour.astype(np.float32) * weight).astype(np.uint8)
-    scale = min(1.0, max_side / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    out = []
-    for img in (blended, frame_rgb):
-        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA) if scale < 1 else img.copy()
-        x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
-        cv2.rectangle(img, (x0, y0), (x1, y1), (255, 255, 255), max(1, round(2 * scale + 0.5)))
-        out.append(img)
-    return out[0], out[1]

@@ -11,7 +11,7 @@ class AnalysedFrame:
     box: tuple[int, int, int, int]  # face box x0, y0, x1, y1 in source pixels
     score: float  # probability that this face in this frame is fake
     track: int = 0  # which face track (several people -> several tracks)
-    heatmap: str | None = None  # PNG: the frame with the Grad-CAM overlay on the face
+    heatmap: str | None = None  # JPEG: the frame with the Grad-CAM overlay on the face
     thumbnail: str | None = None  # JPEG: the plain frame, same size as the heatmap
 
 

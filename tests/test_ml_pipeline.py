@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,6 +175,13 @@ def test_preprocess_scales_to_minus_one_one():
     assert torch.allclose(x.flatten(), torch.tensor([-1.0, 1.0, 128 / 127.5 - 1]), atol=1e-6)
 
 
+def test_the_numpy_input_scale_is_the_models():
+    from ml.backends import normalise
+
+    crops = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    assert np.allclose(normalise(crops), preprocess(torch.from_numpy(crops)).numpy(), atol=1e-6)
+
+
 def test_gradcam_maps_have_crop_shape_and_hooks_are_released(checkpoint):
     model, _ = load_checkpoint(checkpoint)
     layer = model.backbone.target_layer
@@ -204,9 +212,11 @@ def test_predict_a_face_clip_with_heatmaps(clips, predictor, tmp_path):
     for f in with_heatmap:
         from PIL import Image
 
-        assert Image.open(f.heatmap).size == Image.open(f.thumbnail).size
+        heat, plain = Image.open(f.heatmap), Image.open(f.thumbnail)
+        assert heat.size == plain.size == (640, 360)
+        assert np.abs(np.asarray(heat, int) - np.asarray(plain, int)).mean() > 1  # an overlay was drawn
     assert [s for s, _ in stages] == ["reading_frames", "finding_faces", "scoring", "heatmaps", "done"]
-    assert {"decode", "faces", "cnn_lstm", "gradcam"} <= set(result.timings)
+    assert {"decode", "faces", "crop", "cnn", "lstm", "gradcam", "heatmap_files"} <= set(result.timings)
 
 
 def test_two_faces_clip_score_is_the_highest_track(clips, predictor):
@@ -233,14 +243,49 @@ def test_bad_files_come_back_as_errors(clips, predictor, name):
 
 
 # -- ONNX ------------------------------------------------------------------------------------------
-def test_onnx_and_torch_agree_on_real_face_crops(clips, checkpoint, tmp_path):
+@pytest.fixture(scope="module")
+def onnx_file(checkpoint):
+    from ml.export_onnx import export_checkpoint
+
+    return Path(export_checkpoint(checkpoint, checkpoint.with_suffix(".onnx")))
+
+
+def test_onnx_and_torch_agree_on_real_face_crops(clips, checkpoint, onnx_file, tmp_path):
     torch_predictor = Predictor.load(checkpoint)
     onnx_predictor = Predictor.load(checkpoint, backend="onnx")
-    a = torch_predictor.predict(str(clips["face"]), frames=12)
-    b = onnx_predictor.predict(str(clips["face"]), frames=12)
+    a = torch_predictor.predict(str(clips["face"]), frames=12, heatmap_dir=str(tmp_path / "a"), max_heatmaps=3)
+    b = onnx_predictor.predict(str(clips["face"]), frames=12, heatmap_dir=str(tmp_path / "b"), max_heatmaps=3)
     assert a.status == b.status == "ok"
     assert abs(a.score - b.score) < 1e-4
     assert np.allclose([f.score for f in a.frames], [f.score for f in b.frames], atol=1e-4)
+    assert [f.index for f in a.frames if f.heatmap] == [f.index for f in b.frames if f.heatmap]
+
+
+def test_onnx_cams_equal_hook_based_gradcam(checkpoint, onnx_file):
+    """The closed form in the ONNX graph is Grad-CAM for a linear head after average pooling."""
+    from ml.backends import OnnxScorer, TorchScorer
+
+    model, _ = load_checkpoint(checkpoint)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 128, 128, 3), dtype=np.uint8)
+    torch_scorer, onnx_scorer = TorchScorer(model, 2), OnnxScorer(onnx_file, 2)
+    torch_scorer(crops, {}), onnx_scorer(crops, {})
+    assert np.allclose(torch_scorer.cams([0, 2, 4], {}), onnx_scorer.cams([0, 2, 4], {}), atol=1e-4)
+
+
+def test_onnx_backend_never_imports_torch(checkpoint, onnx_file, clips):
+    code = ("import sys; from ml.inference import Predictor; "
+            f"p = Predictor.load({str(checkpoint)!r}, backend='onnx'); "
+            f"r = p.predict({str(clips['face'])!r}, frames=4); "
+            "assert r.status == 'ok', r; assert 'torch' not in sys.modules, 'torch was imported'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_stale_onnx_file_is_not_used(checkpoint, onnx_file, tmp_path):
+    other = tmp_path / "other.pt"
+    init_untrained(other, seed=1)
+    (tmp_path / "other.onnx").write_bytes(onnx_file.read_bytes())  # an export of different weights
+    assert Predictor.load(other, backend="onnx").version == "untrained-seed1"
 
 
 # -- command line ----------------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+"""Where the shipped model lives (torch-free, so the ONNX path never imports torch)."""
+import hashlib
+import os
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_CHECKPOINT = WEIGHTS_DIR / "detector.pt"  # PyTorch checkpoint dict with its model card
+DEFAULT_ONNX = WEIGHTS_DIR / "detector.onnx"  # the same model for ONNX Runtime (python -m ml.export_onnx)
+
+
+def checkpoint_digest(path: str | os.PathLike) -> str:
+    """sha256 of a checkpoint file: ties an ONNX export to the weights it came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
