@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,19 +204,61 @@ def sample_crop(bank: CropBank, rng, size: int, *, fake: bool, degrade: float = 
     return finish(crop, rng, size, degrade=degrade), method
 
 
+def sample_pair(bank: CropBank, rng, size: int, *, degrade: float = 1.0, methods: dict[str, float] | None = None,
+                shared: float = 0.8) -> tuple[np.ndarray, np.ndarray, str]:
+    """A real crop and a fake made from that same crop (SBI, or a swap onto it; a labelled fake photo
+    is paired with a random real), finished with the same jitter and degradation with probability
+    ``shared``: the pair differs only by the manipulation, the signal Shiohara and Yamasaki train on."""
+    methods = methods or FAKE_METHODS
+    names = list(methods)
+    p = np.array([methods[n] for n in names], float)
+    method = names[int(rng.choice(len(names), p=p / p.sum()))]
+    item, k = bank.real(rng)
+    real = item.crops[k]
+    if method == "sbi":
+        fake, _ = pseudofakes.self_blend(real, item.landmarks[k], rng)
+    elif method == "swap":
+        donor, j = bank.donor(rng, item)
+        fake, _ = pseudofakes.face_swap(real, item.landmarks[k], donor.crops[j], donor.landmarks[j], rng)
+    else:
+        fake, method = make_fake(bank, rng, method)
+    if rng.random() < shared:
+        seed = int(rng.integers(1 << 31))
+        return (finish(real, np.random.default_rng(seed), size, degrade=degrade),
+                finish(fake, np.random.default_rng(seed), size, degrade=degrade), method)
+    return finish(real, rng, size, degrade=degrade), finish(fake, rng, size, degrade=degrade), method
+
+
 class FrameDataset(torch.utils.data.IterableDataset):
     """Endless balanced stream of (crop uint8 HxWx3 tensor, label float) for training."""
 
     def __init__(self, bank: CropBank, size: int = 128, *, seed: int = 0, degrade: float = 1.0,
-                 methods: dict[str, float] | None = None):
+                 methods: dict[str, float] | None = None, curriculum: tuple[float, float, float] | None = None,
+                 paired: bool = False):
+        """``curriculum`` = (start time, seconds, initial strength): the degradation strength ramps
+        linearly from the initial strength to ``degrade`` over that many seconds of wall time (by the
+        clock, so it works the same inside DataLoader worker processes)."""
         self.bank, self.size, self.seed, self.degrade, self.methods = bank, size, seed, degrade, methods
+        self.curriculum, self.paired = curriculum, paired
+
+    def strength(self) -> float:
+        if not self.curriculum:
+            return self.degrade
+        start, seconds, initial = self.curriculum
+        frac = min(1.0, max(0.0, (time.time() - start) / max(seconds, 1e-6)))
+        return initial + (self.degrade - initial) * frac
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
         while True:
+            if self.paired:  # real, then its fake: consecutive in the batch
+                real, fake, _ = sample_pair(self.bank, rng, self.size, degrade=self.strength(), methods=self.methods)
+                yield torch.from_numpy(real), torch.tensor(0.0)
+                yield torch.from_numpy(fake), torch.tensor(1.0)
+                continue
             fake = bool(rng.random() < 0.5)
-            crop, _ = sample_crop(self.bank, rng, self.size, fake=fake, degrade=self.degrade, methods=self.methods)
+            crop, _ = sample_crop(self.bank, rng, self.size, fake=fake, degrade=self.strength(), methods=self.methods)
             yield torch.from_numpy(crop), torch.tensor(float(fake))
 
 

@@ -234,7 +234,7 @@ def dev_items(root: Path) -> list[dict]:
 
 
 def evaluate_dev(model, card: dict, root: Path, *, conditions: list[str], n_frames: int = 32,
-                 limit_images: int | None = None, log=print) -> dict:
+                 limit_images: int | None = None, limit_videos: int | None = None, log=print) -> dict:
     from . import augment
     from .faces import FaceFinder
     from .media import read_image, sample_frames
@@ -242,10 +242,9 @@ def evaluate_dev(model, card: dict, root: Path, *, conditions: list[str], n_fram
     size, margin = card["preprocessing"]["input_size"], card["preprocessing"]["margin"]
     finder = FaceFinder()
     items = dev_items(root)
-    if limit_images is not None:
-        videos = [r for r in items if r["kind"] == "video"]
-        images = [r for r in items if r["kind"] == "image"][:limit_images]
-        items = videos + images
+    videos = [r for r in items if r["kind"] == "video"][:limit_videos]
+    images = [r for r in items if r["kind"] == "image"][:limit_images]
+    items = videos + images
     results = {c: [] for c in conditions}
     started = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="dev-eval-"))
@@ -405,6 +404,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-robustness", action="store_true")
     parser.add_argument("--dev-conditions", default=",".join(augment.ROBUSTNESS), help="comma-separated")
     parser.add_argument("--dev-images", type=int, default=None, help="only the first N dev images")
+    parser.add_argument("--dev-videos", type=int, default=None, help="only the first N dev videos")
     parser.add_argument("--frames", type=int, default=32, help="frames per dev video")
     parser.add_argument("--update-card", action="store_true", help="store the results in the checkpoint's card")
     parser.add_argument("--model-card", type=Path, default=None, help="write the Markdown model card here")
@@ -431,7 +431,7 @@ def main(argv=None) -> None:
     if not args.no_dev:
         conditions = ["clean"] + ([c for c in args.dev_conditions.split(",") if c and c != "clean"] if not args.no_robustness else [])
         dev = evaluate_dev(model, card, data_root() / "dev", conditions=conditions, n_frames=args.frames,
-                           limit_images=args.dev_images, log=log)
+                           limit_images=args.dev_images, limit_videos=args.dev_videos, log=log)
         report["dev"] = dev
         for kind in ("video", "image"):
             ok = [r for r in dev["items"] if r["kind"] == kind and r["status"] == "ok"]

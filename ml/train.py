@@ -46,6 +46,9 @@ DEFAULTS = {
     "val_size": 1200,
     "patience": 4,
     "degrade": 1.0,
+    "degrade_ramp_fraction": 0.0,
+    "paired": False,
+    "degrade_start": 0.3,
     "num_workers": 1,
     "threads": 2,
     "stage2": {"train_clips": 480, "val_clips": 160, "image_fraction": 0.3, "epochs": 30, "lr": 2e-3, "batch_size": 16},
@@ -98,7 +101,11 @@ def train_frames(model, banks, cfg, device, logfh, deadline: float, out_dir: Pat
     val_x, val_y, val_m = D.fixed_frames(banks["val"], cfg["val_size"], cfg["input_size"], seed=cfg["seed"] + 1,
                                          degrade=cfg["degrade"])
     log(f"validation set: {len(val_y)} crops, {dict(zip(*np.unique(val_m, return_counts=True)))}", logfh)
-    dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"])
+    curriculum = None
+    if cfg.get("degrade_ramp_fraction", 0) > 0:  # mild degradations first: blending cues before robustness
+        curriculum = (time.time(), cfg["degrade_ramp_fraction"] * max(deadline - time.time(), 1.0), cfg.get("degrade_start", 0.3))
+    dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"], curriculum=curriculum,
+                             paired=cfg.get("paired", False))
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
                                          persistent_workers=cfg["num_workers"] > 0,
                                          prefetch_factor=4 if cfg["num_workers"] > 0 else None)
