@@ -183,15 +183,18 @@ def _decode_at(path: str, n: int, info: MediaInfo) -> list[Frame]:
                 index = None
             for frame in container.decode(stream):
                 position = float(frame.time) if frame.time is not None else position
-                if position + half_frame >= targets[0]:
+                took = position + half_frame >= targets[0]
+                if took:
                     frame_index = index if index is not None else round((position - start) * info.fps)
                     frames.append(Frame(frame_index, round(position - start, 3), _rgb(frame)))
                     while targets and targets[0] <= position + half_frame:
                         targets.pop(0)
                 if index is not None:
                     index += 1
-                if not targets or targets[0] - position > SEEK_GAP:
-                    break  # done, or the next target is far: seek to it
+                # Seek again only after reaching a target: a seek lands on the keyframe before its
+                # target, which may itself be far back; decoding on from there is the only way.
+                if not targets or (took and targets[0] - position > SEEK_GAP):
+                    break
             else:
                 break  # end of stream: the container claimed more than it holds
     return frames
