@@ -108,6 +108,8 @@ UPLOADS_PER_HOUR = envint("UPLOADS_PER_HOUR", 30)
 
 DETECTOR_CHECKPOINT = envstr("DETECTOR_CHECKPOINT", str(BASE_DIR / "ml" / "weights" / "detector.pt"))
 DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 32)
+# onnx: ONNX Runtime, faster and without torch in the worker (ml/weights/detector.onnx); torch: PyTorch
+DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
 
 # Celery: a Redis broker when CELERY_BROKER_URL is set; otherwise the web process runs each task itself

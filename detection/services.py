@@ -178,7 +178,7 @@ def get_predictor():
             from ml.inference import Predictor
 
             started = time.monotonic()
-            _predictor = Predictor.load(settings.DETECTOR_CHECKPOINT)
+            _predictor = Predictor.load(settings.DETECTOR_CHECKPOINT, backend=settings.DETECTOR_BACKEND)
             logger.info(
                 "loaded detector %s from %s in %.1f s",
                 _predictor.model_version,
@@ -255,6 +255,7 @@ def _analyse(job: DetectionJob) -> None:
             heatmap_dir=heatmap_dir,
             max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
             progress=_ProgressReporter(job.pk),
+            passthrough=(SoftTimeLimitExceeded,),
         )
         if prediction.status != "ok":
             code = prediction.error_code or prediction.status

@@ -89,7 +89,10 @@ class Predictor:
     # ------------------------------------------------------------------------------------------
     def predict(self, path: str, *, frames: int | None = None, heatmap_dir: str | None = None,
                 max_heatmaps: int = 8, progress: Progress | None = None,
-                limits: Limits | None = None) -> Prediction:
+                limits: Limits | None = None,
+                passthrough: tuple[type[BaseException], ...] = ()) -> Prediction:
+        """``passthrough``: exception types that must reach the caller (e.g. a task's time limit)
+        instead of being recorded as a failed prediction."""
         timings: dict[str, float] = {}
         report = progress or (lambda stage, percent: None)
         result = Prediction(path=path, kind="video", status="error", score=None, label=None,
@@ -97,6 +100,8 @@ class Predictor:
         try:
             self._predict(path, frames or self.frames, heatmap_dir, max_heatmaps, report, limits,
                           result, timings)
+        except passthrough:
+            raise
         except MediaError as exc:
             result.status = "no_face" if exc.code == errors.NO_FACE else "error"
             result.error_code, result.error = exc.code, exc.message
