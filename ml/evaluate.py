@@ -122,6 +122,14 @@ def score_sequence(model, crops_uint8: np.ndarray) -> dict:
     return {"frames": frames, "lstm": float(clip), "mean": float(frames.mean())}
 
 
+def shipped(card: dict, r: dict, kind: str) -> float:
+    """The score ml.inference reports: an image's frame probability, a video's clip rule."""
+    if kind == "image":
+        return float(r["frames"][0]) if "frames" in r else r["mean"]
+    rule = card.get("clip_rule", "lstm")
+    return {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
+
+
 def resize_all(crops: np.ndarray, size: int) -> np.ndarray:
     if crops.shape[1] == size:
         return crops
@@ -146,31 +154,33 @@ def evaluate_own(model, card: dict, *, cache: Path | None, n_frames: int, n_clip
         rocs[f"own test frames ({label})"] = (y, s)
         log(f"own test frames {label}: AUC {out[f'frames_{label}']['roc_auc']}")
     rng = np.random.default_rng(seed + 1)
-    ys, lstm, mean, kinds, methods = [], [], [], [], []
+    ys, lstm, mean, kinds, methods, ship = [], [], [], [], [], []
     for i in range(n_clips):
         kind = "image" if rng.random() < 0.3 else "video"
         crops, method = D.make_sequence(bank, rng, size, fake=i % 2 == 1, kind=kind, degrade=1.0)
         r = score_sequence(model, crops)
         ys.append(i % 2)
+        ship.append(shipped(card, r, kind))
         lstm.append(r["lstm"])
         mean.append(r["mean"])
         kinds.append(kind)
         methods.append(method)
-    ys, lstm, mean, kinds = map(np.array, (ys, lstm, mean, kinds))
+    ys, lstm, mean, kinds, ship = map(np.array, (ys, lstm, mean, kinds, ship))
     out["clips"] = {}
     for kind in ("video", "image", "all"):
         sel = kinds == kind if kind != "all" else np.ones(len(ys), bool)
-        out["clips"][kind] = {"lstm": binary_metrics(ys[sel], lstm[sel], threshold),
+        out["clips"][kind] = {"shipped": binary_metrics(ys[sel], ship[sel], threshold),
+                              "lstm": binary_metrics(ys[sel], lstm[sel], threshold),
                               "mean": binary_metrics(ys[sel], mean[sel], threshold)}
-    out["clips"]["by_method_lstm"] = auc_by_group(ys, lstm, methods)
-    rocs["own test video clips (lstm)"] = (ys[kinds == "video"], lstm[kinds == "video"])
+    out["clips"]["by_method_shipped"] = auc_by_group(ys, ship, methods)
+    rocs["own test video clips (shipped rule)"] = (ys[kinds == "video"], ship[kinds == "video"])
     log(f"own test clips: video AUC lstm {out['clips']['video']['lstm']['roc_auc']} mean {out['clips']['video']['mean']['roc_auc']}")
     if robustness:
-        out["robustness"] = own_robustness(model, bank, size, threshold, n_robust, seed + 2, log)
+        out["robustness"] = own_robustness(model, card, bank, size, threshold, n_robust, seed + 2, log)
     return out, rocs
 
 
-def own_robustness(model, bank, size: int, threshold: float, n: int, seed: int, log=print) -> dict:
+def own_robustness(model, card: dict, bank, size: int, threshold: float, n: int, seed: int, log=print) -> dict:
     """Video clips (raw crops at the cache size, no training degradations), each condition applied to
     the crop sequence, then resized to the model input."""
     from . import augment, data as D
@@ -183,18 +193,19 @@ def own_robustness(model, bank, size: int, threshold: float, n: int, seed: int, 
         raw.append((crops, i % 2, method))
     table = {}
     for condition in augment.ROBUSTNESS:
-        y, lstm, mean, frames_y, frames_s = [], [], [], [], []
+        y, lstm, mean, frames_y, frames_s, ship = [], [], [], [], [], []
         for crops, label, _ in raw:
             seq = resize_all(augment.perturb_frames(crops, condition, seed=seed), size)
             r = score_sequence(model, seq)
             y.append(label)
+            ship.append(shipped(card, r, "video"))
             lstm.append(r["lstm"])
             mean.append(r["mean"])
             frames_y += [label] * len(seq)
             frames_s += list(r["frames"])
-        table[condition] = {"clip_auc_lstm": _r(roc_auc(y, lstm)), "clip_auc_mean": _r(roc_auc(y, mean)),
-                            "frame_auc": _r(roc_auc(frames_y, frames_s)),
-                            "clip_accuracy_lstm": _r(np.mean((np.array(lstm) >= threshold) == np.array(y)))}
+        table[condition] = {"clip_auc_shipped": _r(roc_auc(y, ship)), "clip_auc_lstm": _r(roc_auc(y, lstm)),
+                            "clip_auc_mean": _r(roc_auc(y, mean)), "frame_auc": _r(roc_auc(frames_y, frames_s)),
+                            "clip_accuracy_shipped": _r(np.mean((np.array(ship) >= threshold) == np.array(y)))}
         log(f"own robustness {condition}: {table[condition]}")
     _add_drops(table)
     return table
@@ -203,13 +214,14 @@ def own_robustness(model, bank, size: int, threshold: float, n: int, seed: int, 
 def _add_drops(table: dict) -> None:
     clean = table.get("clean", {})
     for cond, row in table.items():
-        for key in [k for k in row if k.endswith(("auc_lstm", "auc_mean", "frame_auc", "video_auc_lstm", "image_auc_lstm"))]:
+        for key in [k for k in row if k.endswith(("auc_lstm", "auc_mean", "frame_auc", "_auc", "auc_shipped"))]:
             if clean.get(key) is not None and row.get(key) is not None:
                 row[f"drop_{key}"] = round(clean[key] - row[key], 4)
 
 
 # ---------------------------------------------------------------------------------------------- dev
-def analyse_frames(model, finder, frames: list[np.ndarray], size: int, margin: float) -> dict | None:
+def analyse_frames(model, finder, frames: list[np.ndarray], size: int, margin: float, card: dict | None = None,
+                   kind: str = "video") -> dict | None:
     """The inference path on RGB frames: tracks, crops, scores; the item's score is the highest
     track's. None when no face is found."""
     from .faces import crop_face
@@ -220,10 +232,9 @@ def analyse_frames(model, finder, frames: list[np.ndarray], size: int, margin: f
         positions = sorted(track.faces)
         crops = np.stack([crop_face(frames[p], track.faces[p].landmarks, size, margin)[0] for p in positions])
         r = score_sequence(model, crops)
-        if best is None or r["lstm"] > best["lstm"]:
-            best = r | {"faces": len(positions)}
-    if best is not None:
-        best["max_mean"] = max(best["mean"], 0)
+        r["shipped"] = shipped(card or {}, r, kind)
+        if best is None or r["shipped"] > best["shipped"]:
+            best = r | {"faces": len(positions), "tracks": len(tracks)}
     return best
 
 
@@ -231,6 +242,13 @@ def dev_items(root: Path) -> list[dict]:
     from .prepare import read_labels
 
     return read_labels(root)
+
+
+def reencoded_path(rel_path: str, crf: int) -> Path:
+    """Where a dev video re-encoded at ``crf`` is cached (libx264 veryfast, yuv420p; derived data)."""
+    from .prepare import REPO, item_key
+
+    return REPO / "cache" / "dev_h264" / f"{item_key(rel_path)}-crf{crf}.mp4"
 
 
 def evaluate_dev(model, card: dict, root: Path, *, conditions: list[str], n_frames: int = 32,
@@ -259,20 +277,23 @@ def evaluate_dev(model, card: dict, root: Path, *, conditions: list[str], n_fram
         for c in conditions:
             try:
                 if c.startswith("h264") and row["kind"] == "video":
-                    re_encoded = tmp / "re.mp4"
-                    augment.h264_file(path, str(re_encoded), augment.ROBUSTNESS[c]["crf"])
+                    re_encoded = reencoded_path(row["path"], augment.ROBUSTNESS[c]["crf"])
+                    if not re_encoded.exists():
+                        augment.h264_file(path, str(tmp / "re.mp4"), augment.ROBUSTNESS[c]["crf"])
+                        re_encoded.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(tmp / "re.mp4", re_encoded)
                     frames = [f.image for f in sample_frames(str(re_encoded), n_frames)]
                 else:
                     frames = list(augment.perturb_frames(np.stack(base) if len({f.shape for f in base}) == 1 else base[0][None],
                                                          c, seed=n)) if c != "clean" else base
-                r = analyse_frames(model, finder, frames, size, margin)
+                r = analyse_frames(model, finder, frames, size, margin, card, row["kind"])
             except Exception as exc:
                 results[c].append(row | {"status": "error", "error": f"{type(exc).__name__}: {exc}"})
                 continue
             if r is None:
                 results[c].append(row | {"status": "no_face"})
             else:
-                results[c].append(row | {"status": "ok", "lstm": r["lstm"], "mean": r["mean"], "faces": r["faces"],
+                results[c].append(row | {"status": "ok", "score": r["shipped"], "lstm": r["lstm"], "mean": r["mean"], "faces": r["faces"],
                                          "frame_scores": [round(float(v), 4) for v in r["frames"]]})
         if n % 25 == 0 or row["kind"] == "video":
             log(f"dev {n}/{len(items)} ({time.time() - started:.0f} s) {row['path']}: "
@@ -290,11 +311,13 @@ def summarise_dev(results: dict, threshold: float) -> dict:
             counts = {"ok": len(ok), "no_face": sum(r["kind"] == kind and r["status"] == "no_face" for r in rows),
                       "error": sum(r["kind"] == kind and r["status"] == "error" for r in rows)}
             if condition == "clean":
-                for rule in ("lstm", "mean"):
+                for rule in ("score", "lstm", "mean"):
                     s = np.array([r[rule] for r in ok], float)
                     out[f"{kind}_{rule}"] = binary_metrics(y, s, threshold) | {
                         "counts": counts, "by_method": auc_by_group(y, s, [r["method"] for r in ok]),
                         "by_source": auc_by_group(y, s, [r["source"] for r in ok])}
+            row_out[f"{kind}_auc"] = _r(roc_auc(y, [r["score"] for r in ok])) if ok else None
+            row_out[f"{kind}_accuracy"] = _r(np.mean((np.array([r["score"] for r in ok]) >= threshold) == y)) if ok else None
             row_out[f"{kind}_auc_lstm"] = _r(roc_auc(y, [r["lstm"] for r in ok])) if ok else None
             row_out[f"{kind}_auc_mean"] = _r(roc_auc(y, [r["mean"] for r in ok])) if ok else None
             row_out[f"{kind}_counts"] = counts
@@ -333,14 +356,15 @@ def _m(d: dict | None, key="roc_auc"):
 
 def markdown(card: dict, report: dict) -> str:
     lines = [f"# Evaluation of `{card['version']}`", "",
-             f"Threshold {card['threshold']} (clip score = {card.get('clip_rule', 'sigmoid(clip_logit)')}).", ""]
+             f"Threshold {card['threshold']}; video score = clip rule `{card.get('clip_rule', 'lstm')}`, image score = its frame probability (as `ml.inference` scores).", ""]
     own = report.get("own")
     if own:
         lines += ["## Own test split (held-out identities, pseudo-fakes)", "",
                   "| set | n | AUC | accuracy | precision | recall | F1 | ECE |", "|---|---|---|---|---|---|---|---|"]
         for name, m in [("frames, clean", own["frames_clean"]), ("frames, training degradations", own["frames_train_degradations"]),
+                        (f"video clips, shipped rule ({card.get('clip_rule')})", own["clips"]["video"]["shipped"]),
                         ("video clips, LSTM", own["clips"]["video"]["lstm"]), ("video clips, mean of frames", own["clips"]["video"]["mean"]),
-                        ("image clips, LSTM", own["clips"]["image"]["lstm"]), ("image clips, mean", own["clips"]["image"]["mean"])]:
+                        ("images (frame probability, shipped)", own["clips"]["image"]["shipped"])]:
             lines.append(f"| {name} | {m['n']} | {_m(m)} | {_m(m, 'accuracy')} | {_m(m, 'precision')} | {_m(m, 'recall')} | {_m(m, 'f1')} | {_m(m, 'ece')} |")
         lines += ["", "Per method (clean frames; fakes: AUC against all real crops; reals: mean score):", "",
                   "| method | n | mean score | AUC vs real |", "|---|---|---|---|"]
@@ -349,41 +373,46 @@ def markdown(card: dict, report: dict) -> str:
         c = own["frames_clean"]["confusion"]
         lines += ["", f"Confusion (clean frames, threshold {card['threshold']}): TN {c['tn']}, FP {c['fp']}, FN {c['fn']}, TP {c['tp']}", ""]
         if own.get("robustness"):
-            lines += ["### Robustness (own test video clips)", "",
-                      "| condition | clip AUC (LSTM) | drop | clip AUC (mean) | frame AUC | drop |", "|---|---|---|---|---|---|"]
+            lines += ["### Robustness (own test video clips; the condition applied to the crop sequence, H.264 = real libx264 encode)", "",
+                      "| condition | clip AUC (shipped rule) | drop | clip accuracy | clip AUC (LSTM) | clip AUC (mean) | frame AUC | drop |",
+                      "|---|---|---|---|---|---|---|---|"]
             for cond, r in own["robustness"].items():
-                lines.append(f"| {cond} | {r['clip_auc_lstm']} | {r.get('drop_clip_auc_lstm', '')} | {r['clip_auc_mean']} | "
-                             f"{r['frame_auc']} | {r.get('drop_frame_auc', '')} |")
+                lines.append(f"| {cond} | {r['clip_auc_shipped']} | {r.get('drop_clip_auc_shipped', '')} | {r['clip_accuracy_shipped']} | "
+                             f"{r['clip_auc_lstm']} | {r['clip_auc_mean']} | {r['frame_auc']} | {r.get('drop_frame_auc', '')} |")
             lines.append("")
     dev = report.get("dev")
     if dev:
         lines += ["## Dev (`data/dev`: media nobody here made; full inference path)", "",
                   "| set | rule | n | no face | AUC | accuracy | precision | recall | F1 | ECE |", "|---|---|---|---|---|---|---|---|---|---|"]
         for kind in ("video", "image"):
-            for rule in ("lstm", "mean"):
+            for rule in ("score", "lstm", "mean"):
                 m = dev.get(f"{kind}_{rule}")
                 if m:
-                    lines.append(f"| {kind}s | {rule} | {m['n']} | {m['counts']['no_face']} | {_m(m)} | {_m(m, 'accuracy')} | "
+                    name = f"shipped ({card.get('clip_rule') if kind == 'video' else 'frame probability'})" if rule == "score" else rule
+                    lines.append(f"| {kind}s | {name} | {m['n']} | {m['counts']['no_face']} | {_m(m)} | {_m(m, 'accuracy')} | "
                                  f"{_m(m, 'precision')} | {_m(m, 'recall')} | {_m(m, 'f1')} | {_m(m, 'ece')} |")
         for kind in ("video", "image"):
-            m = dev.get(f"{kind}_lstm")
+            m = dev.get(f"{kind}_score")
             if m:
                 c = m["confusion"]
-                lines += ["", f"{kind}s (LSTM) confusion: TN {c['tn']}, FP {c['fp']}, FN {c['fn']}, TP {c['tp']}", "",
+                lines += ["", f"{kind}s (shipped score) confusion: TN {c['tn']}, FP {c['fp']}, FN {c['fn']}, TP {c['tp']}", "",
                           f"| {kind} method | n | mean score | AUC vs all real {kind}s |", "|---|---|---|---|"]
                 for k, v in m["by_method"].items():
                     lines.append(f"| {k} | {v['n']} | {v['mean_score']:.3f} | {v.get('auc_vs_all_real', '')} |")
         if dev.get("robustness"):
-            lines += ["", "### Robustness (dev)", "",
-                      "| condition | video AUC (LSTM) | drop | video AUC (mean) | image AUC (LSTM) | drop |", "|---|---|---|---|---|---|"]
+            lines += ["", "### Robustness (dev; H.264 = the file re-encoded with libx264 veryfast; others applied to the sampled frames; faces found again)", "",
+                      "| condition | video AUC | drop | video accuracy | video AUC (LSTM) | video AUC (mean) | image AUC | drop | image accuracy | no face (videos/images) |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
             for cond, r in dev["robustness"].items():
-                lines.append(f"| {cond} | {r.get('video_auc_lstm')} | {r.get('drop_video_auc_lstm', '')} | {r.get('video_auc_mean')} | "
-                             f"{r.get('image_auc_lstm')} | {r.get('drop_image_auc_lstm', '')} |")
-        lines += ["", "Per video (clean):", "", "| video | label | method | LSTM | mean |", "|---|---|---|---|---|"]
+                lines.append(f"| {cond} | {r.get('video_auc')} | {r.get('drop_video_auc', '')} | {r.get('video_accuracy')} | {r.get('video_auc_lstm')} | "
+                             f"{r.get('video_auc_mean')} | {r.get('image_auc')} | {r.get('drop_image_auc', '')} | {r.get('image_accuracy')} | "
+                             f"{r['video_counts']['no_face']}/{r['image_counts']['no_face']} |")
+        lines += ["", "Per video (clean):", "", "| video | label | method | shipped score | LSTM | mean of frames |", "|---|---|---|---|---|---|"]
         for r in dev["items"]:
             if r["kind"] == "video":
-                lines.append(f"| {Path(r['path']).name} | {r['label']} | {r['method']} | {r.get('lstm', r['status']) if r['status'] != 'ok' else round(r['lstm'], 3)} | "
-                             f"{round(r['mean'], 3) if r['status'] == 'ok' else ''} |")
+                ok = r["status"] == "ok"
+                lines.append(f"| {Path(r['path']).name} | {r['label']} | {r['method']} | {round(r['score'], 3) if ok else r['status']} | "
+                             f"{round(r['lstm'], 3) if ok else ''} | {round(r['mean'], 3) if ok else ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -435,7 +464,7 @@ def main(argv=None) -> None:
         report["dev"] = dev
         for kind in ("video", "image"):
             ok = [r for r in dev["items"] if r["kind"] == kind and r["status"] == "ok"]
-            curves[f"dev {kind}s (lstm)"] = ([r["label"] == "fake" for r in ok], [r["lstm"] for r in ok])
+            curves[f"dev {kind}s (shipped)"] = ([r["label"] == "fake" for r in ok], [r["score"] for r in ok])
             if kind == "video":
                 curves["dev videos (mean of frames)"] = ([r["label"] == "fake" for r in ok], [r["mean"] for r in ok])
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
@@ -464,7 +493,7 @@ def model_card_markdown(card: dict, report: dict, eval_dir: Path) -> str:
         f"- Model: `{cfg.get('model', {}).get('name')}` {json.dumps(cfg.get('model', {}).get('args', {}))}",
         f"- Input: {card['preprocessing']['input_size']} px RGB face crops from `ml.faces.crop_face` (margin "
         f"{card['preprocessing']['margin']}, eyes level), normalised with mean {card['preprocessing']['mean']} / std {card['preprocessing']['std']}; up to {card['preprocessing']['frames']} frames per clip",
-        f"- Output: per-frame P(fake) = sigmoid(frame logit); clip P(fake) = {card.get('clip_rule')}",
+        f"- Output: per-frame P(fake) = sigmoid(frame logit); a video's P(fake) = clip rule `{card.get('clip_rule')}` over its face track (lstm = sigmoid(clip logit) of the LSTM; mean_frames = mean frame probability); an image's = its frame probability; the item's score is its most suspicious face track's",
         f"- Threshold: {card['threshold']} ({card.get('threshold_rule', '')})",
         f"- Retrain: `python -m ml.prepare && python -m ml.train --config ml/configs/default.json` "
         f"then `python -m ml.evaluate --checkpoint ml/weights/detector.pt --update-card --model-card ml/weights/MODEL_CARD.md`",
@@ -503,8 +532,8 @@ def compact(report: dict) -> dict:
         out["test"] = {"frames_clean": {k: v for k, v in own["frames_clean"].items() if k != "by_method"},
                        "frames_clean_by_method": own["frames_clean"]["by_method"],
                        "frames_train_degradations_auc": own["frames_train_degradations"]["roc_auc"],
-                       "video_clips_lstm": own["clips"]["video"]["lstm"], "video_clips_mean": own["clips"]["video"]["mean"],
-                       "image_clips_lstm": own["clips"]["image"]["lstm"]}
+                       "video_clips_shipped": own["clips"]["video"]["shipped"], "video_clips_lstm_auc": own["clips"]["video"]["lstm"]["roc_auc"],
+                       "video_clips_mean_auc": own["clips"]["video"]["mean"]["roc_auc"], "images_shipped": own["clips"]["image"]["shipped"]}
         if own.get("robustness"):
             out["test_robustness"] = own["robustness"]
     dev = report.get("dev")
@@ -525,8 +554,7 @@ def update_card(path: Path, report: dict) -> None:
     model.load_state_dict(ckpt["state_dict"])
     card = dict(ckpt["card"])
     card["metrics"] = {**card.get("metrics", {}), **compact(report)}
-    card.pop("date", None)
-    card.pop("git_commit", None)
+    card["evaluated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # date and commit stay the training's
     save_checkpoint(path, model, model_spec=ckpt["model"], card=card)
 
 

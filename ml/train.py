@@ -260,7 +260,53 @@ def train_clips(model, banks, cfg, device, logfh, deadline: float):
             result[f"val_{kind}_auc_lstm"] = round(roc_auc(y_val[sel], lstm[sel]), 4)
             result[f"val_{kind}_auc_mean_frame_prob"] = round(roc_auc(y_val[sel], mean[sel]), 4)
     log(f"stage 2 done: {json.dumps({k: v for k, v in result.items() if k != 'history'})}", logfh)
-    return result, (y_val, lstm, mean)
+    return result, (y_val, lstm, mean, kinds)
+
+
+CLIP_RULES = ("lstm", "mean_frames", "mean_lstm_frames")  # the names ml.inference.CLIP_RULES knows
+
+
+def choose_clip_rule(y: np.ndarray, lstm: np.ndarray, mean: np.ndarray, kinds: np.ndarray) -> dict:
+    """Pick the video clip rule by validation video AUC (ties: the first listed), then the threshold
+    on the scores inference will produce: videos by that rule, images by their frame probability."""
+    rules = {"lstm": lstm, "mean_frames": mean, "mean_lstm_frames": (lstm + mean) / 2}
+    video = kinds == "video"
+    aucs = {r: round(roc_auc(y[video], rules[r][video]), 4) for r in CLIP_RULES}
+    best = max(CLIP_RULES, key=lambda r: (np.nan_to_num(aucs[r], nan=-1), -CLIP_RULES.index(r)))
+    shipped = np.where(video, rules[best], mean)
+    threshold = pick_threshold(y, shipped)
+    return {"clip_rule": best, "val_video_auc_by_rule": aucs, "threshold": threshold,
+            "val_metrics_at_threshold": binary_metrics(y, shipped, threshold)}
+
+
+def finalize(path: Path, *, cache: Path | None = None) -> dict:
+    """Re-derive the clip rule and threshold of a saved checkpoint on its validation clips (the same
+    seeded clips stage 2 validated on) and store them in its card."""
+    from .checkpoint import load_checkpoint
+
+    model, card = load_checkpoint(path)
+    cfg = card["config"]
+    torch.set_num_threads(cfg.get("threads", 2))
+    bank = D.CropBank.load(cache, "val", seed=cfg["seed"], fractions=tuple(cfg["split_fractions"]))
+    device = torch.device("cpu")
+    val = build_clips(model, bank, cfg["stage2"]["val_clips"], cfg, device, cfg["seed"] + 2)
+    y = np.array([c[1] for c in val])
+    kinds = np.array([c[2].split(":")[0] for c in val])
+    lstm, mean = score_clips(model, val, device)
+    choice = choose_clip_rule(y, lstm, mean, kinds)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    card = dict(ckpt["card"])
+    card.update(clip_rule=choice["clip_rule"], threshold=choice["threshold"], threshold_rule=THRESHOLD_RULE,
+                clip_rule_choice=CLIP_RULE_NOTE)
+    card.setdefault("metrics", {}).setdefault("validation", {}).update(
+        val_video_auc_by_rule=choice["val_video_auc_by_rule"], clip_metrics_at_threshold=choice["val_metrics_at_threshold"])
+    save_checkpoint(path, model, model_spec=ckpt["model"], card=card)
+    return choice
+
+
+THRESHOLD_RULE = ("best balanced accuracy on the validation clips of the own pseudo-fake split (videos scored by the "
+                  "clip rule, images by their frame probability, as ml.inference does); never tuned on dev")
+CLIP_RULE_NOTE = "video clip rule chosen by validation video AUC among lstm, mean_frames, mean_lstm_frames"
 
 
 def pick_threshold(y: np.ndarray, scores: np.ndarray) -> float:
@@ -296,16 +342,18 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
     total_deadline = started + cfg["max_minutes"] * 60
     stage1_deadline = total_deadline - cfg["stage2_minutes"] * 60
     stage1 = train_frames(model, banks, cfg, device, logfh, stage1_deadline, run_dir)
-    stage2, (y_val, lstm, mean) = train_clips(model, banks, cfg, device, logfh, total_deadline)
-    threshold = pick_threshold(y_val, lstm)
-    val_metrics = binary_metrics(y_val, lstm, threshold)
+    stage2, (y_val, lstm, mean, kinds) = train_clips(model, banks, cfg, device, logfh, total_deadline)
+    choice = choose_clip_rule(y_val, lstm, mean, kinds)
+    threshold, val_metrics = choice["threshold"], choice["val_metrics_at_threshold"]
+    log(f"clip rule {choice['clip_rule']} (validation video AUC by rule {choice['val_video_auc_by_rule']}), threshold {threshold}", logfh)
     version = f"{cfg['version_prefix']}-{time.strftime('%Y%m%d-%H%M')}-seed{cfg['seed']}"
     card = {
         "version": version,
         "preprocessing": default_preprocessing(cfg["input_size"]),
         "threshold": threshold,
-        "threshold_rule": "best balanced accuracy on the validation clips (own pseudo-fake split, never dev)",
-        "clip_rule": "sigmoid(clip_logit): LSTM over the face track's crops",
+        "threshold_rule": THRESHOLD_RULE,
+        "clip_rule": choice["clip_rule"],
+        "clip_rule_choice": CLIP_RULE_NOTE,
         "config": cfg,
         "training_data": {
             "source": "../shared/data/train (real clips, UTKFace, real photos; StyleGAN2 and Photoshop fakes used as labelled fakes)",
@@ -316,6 +364,7 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
         "training": {"stage1": stage1, "stage2": stage2, "wall_minutes": round((time.time() - started) / 60, 2),
                      "device": str(device), "threads": cfg["threads"], "host_cpus": os.cpu_count()},
         "metrics": {"validation": {"frame_auc": stage1["best_val_auc"], **{k: v for k, v in stage2.items() if k.startswith("val_")},
+                                   "val_video_auc_by_rule": choice["val_video_auc_by_rule"],
                                    "clip_metrics_at_threshold": val_metrics}},
     }
     spec = {"name": cfg["model"]["name"], "args": cfg["model"]["args"]}
@@ -335,7 +384,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=None, help="logs, config, splits (default runs/train-<time>)")
     parser.add_argument("--limit", type=int, default=None, help="load only N cached items per split (smoke tests)")
+    parser.add_argument("--finalize", type=Path, default=None, metavar="CKPT",
+                        help="only re-derive the clip rule and threshold of a saved checkpoint on its validation clips")
     args = parser.parse_args(argv)
+    if args.finalize:
+        print(json.dumps(finalize(args.finalize, cache=args.cache), indent=1))
+        return
     cfg = merge(DEFAULTS, json.loads(args.config.read_text()) if args.config and args.config.exists() else {})
     if args.quick:
         cfg = merge(cfg, QUICK)
