@@ -44,7 +44,7 @@ def test_a_real_worker_analyses_uploads(transactional_db, celery_worker, clips, 
     for frame in heatmaps:
         assert os.path.isfile(frame.heatmap.path)
         with open(frame.heatmap.path, "rb") as fh:
-            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+            assert fh.read(3) == b"\xff\xd8\xff"  # JPEG
 
     # The owner sees the verdict, the status JSON and the files ...
     page = owner_client.get(reverse("detection:result", args=[media.pk]))
@@ -52,7 +52,7 @@ def test_a_real_worker_analyses_uploads(transactional_db, celery_worker, clips, 
     status = owner_client.get(reverse("detection:status", args=[media.pk])).json()
     assert status["status"] == "done" and status["final"] and status["label"] == job.label
     heatmap = owner_client.get(reverse("detection:frame_file", args=[heatmaps[0].pk, "heatmap"]))
-    assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/png"
+    assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/jpeg"
     original = owner_client.get(reverse("detection:media_file", args=[media.pk]))
     assert b"".join(original.streaming_content) == clips["face"].read_bytes()
     history = owner_client.get(reverse("detection:history"))
