@@ -26,9 +26,10 @@ help:
 
 # The virtual environment, reinstalled only when requirements.txt changes.
 setup: $(STAMP)
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt client/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --editable ./client
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

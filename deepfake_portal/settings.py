@@ -27,6 +27,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "detection",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +134,40 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 DETECTION_SOFT_TIME_LIMIT = envint("DETECTION_SOFT_TIME_LIMIT", 900)
 DETECTION_HARD_TIME_LIMIT = envint("DETECTION_HARD_TIME_LIMIT", 960)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": DETECTION_HARD_TIME_LIMIT + 300}
+
+# REST API (api/): token or session auth, per-user and per-token rates, errors as {"error": {"code", ...}}.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.PerUserThrottle", "api.throttles.PerTokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_THROTTLE_USER = envstr("API_THROTTLE_USER", "120/min")
+API_THROTTLE_TOKEN = envstr("API_THROTTLE_TOKEN", "60/min")
+API_PAGE_SIZE = envint("API_PAGE_SIZE", 20)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Deepfake Portal API",
+    "DESCRIPTION": "Upload media for deepfake analysis and read the results. Errors are "
+                   '{"error": {"code": "...", "message": "..."}} with a stable code.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from static/, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Webhooks: callbacks to private, loopback or link-local addresses are refused unless this is set.
+WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_BASE_SECONDS = envfloat("WEBHOOK_RETRY_BASE_SECONDS", 30.0)  # then 2x, 4x, ...
+WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 
 EMAIL_BACKEND = envstr(
     "EMAIL_BACKEND",

@@ -27,6 +27,7 @@ from ml.media import Limits, probe
 
 from . import errors
 from .models import DetectionJob, FrameResult, Media
+from .signals import job_ended
 from .storage import private_storage
 
 logger = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ def _job_finish(job: DetectionJob, prediction) -> None:
             )
             if updated != 1:
                 raise _JobNoLongerRunning()
+        job_ended.send_robust(sender=DetectionJob, job_id=job.pk, status=DetectionJob.Status.DONE)
     except _JobNoLongerRunning:
         logger.warning("job %s: no longer running when finishing; result dropped", job.pk)
         _remove(saved)
@@ -338,7 +340,7 @@ def _remove(paths: list[str]) -> None:
 
 def job_fail(*, job_id: int, code: str, message: str, model_version: str = "", timings: dict | None = None) -> None:
     """End a job that is not final yet as failed, with a code and words a person understands."""
-    DetectionJob.objects.filter(
+    ended = DetectionJob.objects.filter(
         pk=job_id, status__in=[DetectionJob.Status.QUEUED, DetectionJob.Status.RUNNING]
     ).update(
         status=DetectionJob.Status.FAILED,
@@ -349,6 +351,8 @@ def job_fail(*, job_id: int, code: str, message: str, model_version: str = "", t
         timings=timings or {},
         finished_at=timezone.now(),
     )
+    if ended:
+        job_ended.send_robust(sender=DetectionJob, job_id=job_id, status=DetectionJob.Status.FAILED)
 
 
 def job_release(*, job_id: int) -> None:

@@ -154,6 +154,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "DETECTOR_CHECKPOINT": settings.DETECTOR_CHECKPOINT,
         "DETECTOR_FRAMES": os.environ.get("DETECTOR_FRAMES", "8"),
         "DEBUG": "0",
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the API tests' webhook receivers listen on 127.0.0.1
     }
     log = open(log_path, "wb")
     process = subprocess.Popen(

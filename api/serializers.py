@@ -1,0 +1,130 @@
+"""The JSON shapes of the API (reads), and the upload form (create)."""
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from detection.models import DetectionJob, FrameResult, Media
+from detection.selectors import STAGE_LABELS
+
+
+class AnalysisCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="A video (mp4, mov, webm, avi, mkv) or image "
+                                 "(jpg, png, webp); the type is decided from the content.")
+    callback_url = serializers.URLField(required=False, max_length=500, help_text="POSTed (signed) when the "
+                                        "analysis ends; must resolve to a public address.")
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    box = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FrameResult
+        fields = ["index", "time", "track", "score", "box", "heatmap_url", "thumbnail_url"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4))
+    def get_box(self, frame) -> list[int]:
+        return [frame.x0, frame.y0, frame.x1, frame.y1]
+
+    def _file_url(self, frame, which: str) -> str | None:
+        if not getattr(frame, which):
+            return None
+        url = reverse("detection:frame_file", args=[frame.pk, which])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_heatmap_url(self, frame):
+        return self._file_url(frame, "heatmap")
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, frame):
+        return self._file_url(frame, "thumbnail")
+
+
+class WebhookSummarySerializer(serializers.Serializer):
+    url = serializers.URLField()
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+
+
+class AnalysisSerializer(serializers.ModelSerializer):
+    """One upload and its job, flattened: the analysis id is the upload's id (as in the browser's URLs)."""
+
+    status = serializers.ChoiceField(source="job.status", choices=DetectionJob.Status.choices)
+    stage = serializers.CharField(source="job.stage")
+    stage_label = serializers.SerializerMethodField()
+    progress = serializers.IntegerField(source="job.progress", min_value=0, max_value=100)
+    final = serializers.BooleanField(source="job.is_final")
+    label = serializers.CharField(source="job.label", allow_null=True, help_text="fake | real, once done")
+    verdict = serializers.SerializerMethodField(help_text="fake | authentic | inconclusive, where recorded")
+    score = serializers.FloatField(source="job.score", allow_null=True, help_text="probability of fake")
+    threshold = serializers.FloatField(source="job.threshold", allow_null=True)
+    faces_found = serializers.IntegerField(source="job.faces_found")
+    model_version = serializers.CharField(source="job.model_version", allow_null=True)
+    error_code = serializers.CharField(source="job.error_code", allow_null=True)
+    error_message = serializers.CharField(source="job.error_message", allow_null=True)
+    queued_at = serializers.DateTimeField(source="job.queued_at")
+    started_at = serializers.DateTimeField(source="job.started_at", allow_null=True)
+    finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)
+    webhook = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Media
+        fields = ["id", "original_name", "kind", "format", "size", "duration", "width", "height", "sha256",
+                  "created", "status", "stage", "stage_label", "progress", "final", "label", "verdict", "score",
+                  "threshold", "faces_found", "model_version", "error_code", "error_message", "queued_at",
+                  "started_at", "finished_at", "webhook"]
+
+    def to_representation(self, media):
+        data = super().to_representation(media)
+        for key in ("label", "model_version", "error_code", "error_message"):
+            data[key] = data[key] or None  # "" on the row means "not yet" or "none"
+        return data
+
+    def get_stage_label(self, media) -> str:
+        stage = media.job.stage
+        return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+
+    def get_verdict(self, media) -> str | None:
+        return getattr(media.job, "verdict", "") or None
+
+    @extend_schema_field(WebhookSummarySerializer(allow_null=True))
+    def get_webhook(self, media):
+        try:
+            webhook = media.job.webhook
+        except ObjectDoesNotExist:
+            return None
+        return {"url": webhook.url, "state": webhook.state, "attempts": webhook.attempts}
+
+
+class AnalysisDetailSerializer(AnalysisSerializer):
+    frames = serializers.SerializerMethodField()
+
+    class Meta(AnalysisSerializer.Meta):
+        fields = AnalysisSerializer.Meta.fields + ["frames"]
+
+    @extend_schema_field(FrameSerializer(many=True))
+    def get_frames(self, media):
+        if media.job.status != DetectionJob.Status.DONE:
+            return []
+        return FrameSerializer(media.job.frames.all(), many=True, context=self.context).data
+
+
+class ReportSerializer(AnalysisDetailSerializer):
+    timings = serializers.JSONField(source="job.timings")
+
+    class Meta(AnalysisDetailSerializer.Meta):
+        fields = AnalysisDetailSerializer.Meta.fields + ["timings"]
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

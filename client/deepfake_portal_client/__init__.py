@@ -1,0 +1,4 @@
+"""A client for the Deepfake Portal REST API, using only the standard library."""
+from .client import PortalClient, PortalError
+
+__all__ = ["PortalClient", "PortalError"]
