@@ -116,6 +116,12 @@ DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 32)
 DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
 
+# Result pages: scores within this distance of the model's threshold read "inconclusive", and so does
+# any result whose faces are smaller than RESULT_MIN_FACE_PX (median shorter side, source pixels).
+RESULT_INCONCLUSIVE_BAND = envfloat("RESULT_INCONCLUSIVE_BAND", 0.1)
+RESULT_MIN_FACE_PX = envint("RESULT_MIN_FACE_PX", 40)
+HISTORY_PAGE_SIZE = envint("HISTORY_PAGE_SIZE", 20)
+
 # Celery: a Redis broker when CELERY_BROKER_URL is set; otherwise the web process runs each task itself
 # in a background thread (detection.services.enqueue_analysis), so `make run` needs no services.
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")

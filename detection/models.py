@@ -51,6 +51,10 @@ class DetectionJob(models.Model):
     score = models.FloatField(null=True, blank=True)  # probability of fake
     threshold = models.FloatField(null=True, blank=True)
     faces_found = models.PositiveIntegerField(default=0)
+    # The verdict in words (detection.verdicts), fixed when the job ends with the band then in force.
+    verdict = models.CharField(max_length=16, blank=True, db_index=True)  # fake | authentic | inconclusive
+    verdict_reason = models.CharField(max_length=16, blank=True)  # why inconclusive
+    model_card = models.JSONField(default=dict, blank=True)  # summary of the card of the model that ran
     timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,7 @@ from django.utils.text import get_valid_filename
 from ml.errors import MediaError
 from ml.media import Limits, probe
 
-from . import errors
+from . import errors, verdicts
 from .models import DetectionJob, FrameResult, Media
 from .signals import job_ended
 from .storage import private_storage
@@ -263,7 +263,7 @@ def _analyse(job: DetectionJob) -> None:
             job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
                      model_version=prediction.model_version, timings=prediction.timings)
             return
-        _job_finish(job, prediction)
+        _job_finish(job, prediction, model_card=model_card_summary(predictor))
 
 
 def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
@@ -278,7 +278,32 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     return name
 
 
-def _job_finish(job: DetectionJob, prediction) -> None:
+def model_card_summary(predictor) -> dict:
+    """What reports need from the model card: small, and kept on the job that the model ran."""
+    card = getattr(predictor, "card", None) or {}
+    keys = ("version", "date", "git_commit", "threshold", "training_data", "metrics", "clip_rule")
+    summary = {key: card[key] for key in keys if key in card}
+    pre = card.get("preprocessing") or {}
+    summary["input_size"] = pre.get("input_size")
+    summary["frames"] = pre.get("frames")
+    summary["backend"] = getattr(predictor, "backend", "")
+    return summary
+
+
+def job_verdict(*, score: float | None, threshold: float | None, faces_found: int,
+                face_sizes: list[int]) -> verdicts.Verdict:
+    """The verdict in words for a finished analysis, with the band and face size limit from settings."""
+    return verdicts.verdict_for_score(
+        score=score,
+        threshold=0.5 if threshold is None else threshold,
+        band=settings.RESULT_INCONCLUSIVE_BAND,
+        faces_found=faces_found,
+        face_sizes=face_sizes,
+        min_face_px=settings.RESULT_MIN_FACE_PX,
+    )
+
+
+def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None) -> None:
     """Store heatmaps and frame rows and mark the job done, all or nothing."""
     saved: list[str] = []
     try:
@@ -299,6 +324,12 @@ def _job_finish(job: DetectionJob, prediction) -> None:
             )
             for frame in prediction.frames
         ]
+        verdict = job_verdict(
+            score=prediction.score,
+            threshold=prediction.threshold,
+            faces_found=prediction.faces_found,
+            face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
+        )
         with transaction.atomic():
             FrameResult.objects.bulk_create(rows)
             updated = DetectionJob.objects.filter(pk=job.pk, status=DetectionJob.Status.RUNNING).update(
@@ -310,6 +341,9 @@ def _job_finish(job: DetectionJob, prediction) -> None:
                 threshold=prediction.threshold,
                 model_version=prediction.model_version,
                 faces_found=prediction.faces_found,
+                verdict=verdict.key,
+                verdict_reason=verdict.reason,
+                model_card=model_card or {},
                 timings=prediction.timings,
                 error_code="",
                 error_message="",
@@ -347,6 +381,9 @@ def job_fail(*, job_id: int, code: str, message: str, model_version: str = "", t
         stage="failed",
         error_code=code[:32],
         error_message=message,
+        # A file without a face is not a failure of the model: its verdict is "inconclusive".
+        verdict=verdicts.INCONCLUSIVE if code == verdicts.NO_FACE else "",
+        verdict_reason=verdicts.NO_FACE if code == verdicts.NO_FACE else "",
         model_version=model_version,
         timings=timings or {},
         finished_at=timezone.now(),
@@ -363,3 +400,26 @@ def job_release(*, job_id: int) -> None:
         )
     except TRANSIENT_ERRORS:
         logger.warning("job %s: could not be released for retry", job_id, exc_info=True)
+
+
+# --- deleting uploads ---------------------------------------------------------------------------
+
+
+def media_delete(*, media: Media) -> None:
+    """Remove an upload, its job and frame rows, and then (once that is committed) all their files."""
+    names = [media.file.name]
+    job = getattr(media, "job", None)
+    if job is not None:
+        for heatmap, thumbnail in FrameResult.objects.filter(job=job).values_list("heatmap", "thumbnail"):
+            names += [heatmap, thumbnail]
+    job_dir = private_storage.path(f"jobs/{job.pk}") if job is not None else None
+    paths = [private_storage.path(name) for name in names if name]
+    with transaction.atomic():
+        media.delete()
+        transaction.on_commit(partial(_remove_files, paths, job_dir))
+
+
+def _remove_files(paths: list[str], directory: str | None) -> None:
+    _remove(paths)
+    if directory and os.path.isdir(directory):
+        shutil.rmtree(directory, ignore_errors=True)

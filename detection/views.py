@@ -1,12 +1,18 @@
 """HTTP only: each view finds the object through its owner-scoped selector (outsiders get 404)."""
+import json
 import mimetypes
+import os
+import re
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from . import reports, selectors, services
 from .forms import UploadForm
 
 CONTENT_TYPES = {
@@ -14,6 +20,8 @@ CONTENT_TYPES = {
     "png": "image/png",
     "webp": "image/webp",
     "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
     "mkv": "video/x-matroska",
     "avi": "video/x-msvideo",
 }
@@ -41,7 +49,12 @@ def upload(request):
 @login_required
 @require_GET
 def history(request):
-    return render(request, "detection/history.html", {"media_list": selectors.media_list_for_user(request.user)})
+    page, sort = selectors.history_page_for_user(
+        request.user, sort=request.GET.get("sort", ""), page=request.GET.get("page") or 1
+    )
+    context = {"page": page, "media_list": page.object_list, "sort": sort,
+               "sort_options": selectors.HISTORY_SORT_LABELS}
+    return render(request, "detection/history.html", context)
 
 
 @login_required
@@ -49,11 +62,18 @@ def history(request):
 def result(request, pk: int):
     media = _get_media_for_user(request, pk)
     job = media.job
+    frames = list(job.frames.all()) if job.status == job.Status.DONE else []
     context = {
         "media": media,
         "job": job,
         "status": selectors.job_status(job),
-        "frames": job.frames.all() if job.status == job.Status.DONE else [],
+        "verdict": selectors.job_verdict(job),
+        "confidence": selectors.job_confidence(job),
+        "frames": frames,
+        "heatmap_frames": [f for f in frames if f.heatmap],
+        "timeline": selectors.timeline_points(frames),
+        "band": settings.RESULT_INCONCLUSIVE_BAND,
+        "stages": [(key, label) for key, label in selectors.STAGE_LABELS.items() if key not in ("done", "failed")],
     }
     return render(request, "detection/result.html", context)
 
@@ -68,10 +88,91 @@ def status(request, pk: int):
 @login_required
 @require_GET
 def media_file(request, pk: int):
+    """The upload itself, to its owner; answers HTTP Range requests so a video player can seek."""
     media = _get_media_for_user(request, pk)
-    response = FileResponse(media.file.open("rb"), content_type=CONTENT_TYPES.get(media.format, "application/octet-stream"))
+    content_type = CONTENT_TYPES.get(media.format, "application/octet-stream")
+    size = media.file.size
+    byte_range = _parse_range(request.headers.get("Range", ""), size)
+    if byte_range is None:
+        response = FileResponse(media.file.open("rb"), content_type=content_type)
+    elif byte_range == "unsatisfiable":
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    else:
+        start, end = byte_range
+        response = StreamingHttpResponse(_file_slice(media.file.path, start, end), status=206,
+                                         content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f'inline; filename="{media.original_name}"'
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _parse_range(header: str, size: int):
+    """(start, end) inclusive for a single "bytes=" range; None to send the whole file (no header, or
+    one we do not handle such as several ranges); "unsatisfiable" for a range outside the file."""
+    match = _RANGE.match(header.strip())
+    if not match or (not match[1] and not match[2]):
+        return None
+    if match[1]:
+        start = int(match[1])
+        end = min(int(match[2]), size - 1) if match[2] else size - 1
+    else:  # the last N bytes
+        start, end = max(0, size - int(match[2])), size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
+
+
+def _file_slice(path: str, start: int, end: int, chunk: int = 64 * 1024):
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = end - start + 1
+        while left > 0:
+            data = fh.read(min(chunk, left))
+            if not data:
+                break
+            left -= len(data)
+            yield data
+
+
+@login_required
+@require_POST
+def delete(request, pk: int):
+    media = _get_media_for_user(request, pk)
+    name = media.original_name
+    services.media_delete(media=media)
+    messages.success(request, f"Deleted {name} and its analysis.")
+    return redirect("detection:history")
+
+
+def _report_name(media, ext: str) -> str:
+    stem = os.path.splitext(media.original_name)[0] or "upload"
+    return f"{stem}-report.{ext}"
+
+
+@login_required
+@require_GET
+def report_json(request, pk: int):
+    media = _get_media_for_user(request, pk)
+    body = json.dumps(reports.report_data(media), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, _report_name(media, "json"))
+    return response
+
+
+@login_required
+@require_GET
+def report_pdf(request, pk: int):
+    media = _get_media_for_user(request, pk)
+    response = HttpResponse(reports.report_pdf(media), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, _report_name(media, "pdf"))
     return response
 
 
