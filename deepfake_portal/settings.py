@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 DETECTION_SOFT_TIME_LIMIT = envint("DETECTION_SOFT_TIME_LIMIT", 900)
 DETECTION_HARD_TIME_LIMIT = envint("DETECTION_HARD_TIME_LIMIT", 960)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": DETECTION_HARD_TIME_LIMIT + 300}
+
+# Moderation (moderation/): a finished job is flagged for review when its score is at least
+# MODERATION_SCORE_THRESHOLD, or within MODERATION_INCONCLUSIVE_BAND of the detector's own threshold.
+MODERATION_SCORE_THRESHOLD = envfloat("MODERATION_SCORE_THRESHOLD", 0.9)
+MODERATION_INCONCLUSIVE_BAND = envfloat("MODERATION_INCONCLUSIVE_BAND", 0.1)
+# The model health page warns when this week's scores drift from the reference by more than this PSI.
+MODERATION_DRIFT_PSI_WARNING = envfloat("MODERATION_DRIFT_PSI_WARNING", 0.2)
 
 # REST API (api/): token or session auth, per-user and per-token rates, errors as {"error": {"code", ...}}.
 REST_FRAMEWORK = {

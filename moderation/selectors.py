@@ -1,0 +1,169 @@
+"""Reads for moderation pages. Callers have already checked the ``detection.review_media`` permission."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from detection.models import DetectionJob, FrameResult, Media
+
+from . import stats
+from .models import REASON_FIELDS, AuditEntry, ModerationItem
+
+logger = logging.getLogger(__name__)
+
+SORTS = {
+    "date": ("flagged_at", "id"),
+    "-date": ("-flagged_at", "-id"),
+    "score": ("job__score", "id"),
+    "-score": ("-job__score", "-id"),
+}
+
+
+def item_queue(*, status: str = "", verdict: str = "", model_version: str = "", reason: str = "",
+               sort: str = "-date") -> QuerySet[ModerationItem]:
+    items = ModerationItem.objects.select_related("job", "job__media", "job__media__owner", "reviewed_by")
+    if status in ModerationItem.Status.values:
+        items = items.filter(status=status)
+    elif status == "pending":
+        items = items.exclude(status__in=ModerationItem.REVIEWED)
+    if verdict in ("fake", "real"):
+        items = items.filter(job__label=verdict)
+    if model_version:
+        items = items.filter(job__model_version=model_version)
+    if reason in REASON_FIELDS:
+        items = items.filter(**{REASON_FIELDS[reason]: True})
+    return items.order_by(*SORTS.get(sort, SORTS["-date"]))
+
+
+def model_versions() -> list[str]:
+    return list(
+        ModerationItem.objects.exclude(job__model_version="").order_by("job__model_version")
+        .values_list("job__model_version", flat=True).distinct()
+    )
+
+
+def item_get(pk: int) -> ModerationItem:
+    return ModerationItem.objects.select_related("job", "job__media", "job__media__owner", "reviewed_by").get(pk=pk)
+
+
+def item_audit_entries(item: ModerationItem) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(item=item).order_by("created", "id")
+
+
+def flagged_media() -> QuerySet[Media]:
+    """Media a moderator may open: those whose job is flagged. Everything else stays owner-only."""
+    return Media.objects.filter(job__moderation__isnull=False)
+
+
+def flagged_frames() -> QuerySet[FrameResult]:
+    return FrameResult.objects.filter(job__moderation__isnull=False)
+
+
+def reviewed_items() -> QuerySet[ModerationItem]:
+    return ModerationItem.objects.filter(status__in=ModerationItem.REVIEWED).select_related("job", "job__media")
+
+
+# --- model health -------------------------------------------------------------------------------
+
+_card_cache: dict[str, tuple[float, dict | None]] = {}
+
+
+def model_card() -> dict | None:
+    """The deployed detector's model card (``load_checkpoint(path)[1]``), cached per file change."""
+    path = str(settings.DETECTOR_CHECKPOINT)
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        return None
+    cached = _card_cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    try:
+        from ml.checkpoint import load_checkpoint
+
+        card = load_checkpoint(path)[1]
+    except Exception:  # torch missing in this process, a bad file: the page says there is no card
+        logger.warning("could not read the model card from %s", path, exc_info=True)
+        card = None
+    _card_cache[path] = (mtime, card)
+    return card
+
+
+def model_health(*, days: int = 14, now=None) -> dict:
+    """Jobs per day, processing times, failures by code, agreement and score drift, for the health page."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    rows = list(
+        DetectionJob.objects.filter(queued_at__gte=since)
+        .values_list("queued_at", "started_at", "finished_at", "status", "error_code")
+    )
+    today = timezone.localtime(now).date()
+    per_day = {today - timedelta(days=k): 0 for k in range(days - 1, -1, -1)}
+    durations = []
+    for queued_at, started_at, finished_at, status, _ in rows:
+        day = timezone.localtime(queued_at).date()
+        if day in per_day:
+            per_day[day] += 1
+        if status == DetectionJob.Status.DONE and started_at and finished_at:
+            durations.append((finished_at - started_at).total_seconds())
+    final, failures = stats.failure_rates((status, code) for *_, status, code in rows)
+
+    agreement = stats.agreement(
+        (label, ModerationItem.LABELS[status])
+        for label, status in ModerationItem.objects.filter(status__in=ModerationItem.REVIEWED)
+        .exclude(job__label="").values_list("job__label", "status")
+    )
+    return {
+        "days": days,
+        "per_day": [{"day": day, "count": n} for day, n in per_day.items()],
+        "jobs": len(rows),
+        "final": final,
+        "median_seconds": stats.percentile(durations, 50),
+        "p95_seconds": stats.percentile(durations, 95),
+        "failures": failures,
+        "failure_rate": sum(f["count"] for f in failures) / final if final else None,
+        "agreement": agreement,
+        "drift": score_drift(now=now),
+    }
+
+
+def _scores(start, end) -> list[float]:
+    return list(
+        DetectionJob.objects.filter(status=DetectionJob.Status.DONE, score__isnull=False,
+                                    finished_at__gte=start, finished_at__lt=end)
+        .values_list("score", flat=True)
+    )
+
+
+def score_drift(*, now=None, reference_weeks: int = 4) -> dict:
+    """This week's scores against the model card's validation scores, else against the weeks before."""
+    now = now or timezone.now()
+    week_ago = now - timedelta(days=7)
+    current = _scores(week_ago, now)
+    ref_hist, ref_scores, source = stats.reference_from_card(model_card())
+    card_source = source
+    if ref_hist is None:
+        ref_scores = _scores(week_ago - timedelta(weeks=reference_weeks), week_ago)
+        ref_hist = stats.histogram(ref_scores) if ref_scores else None
+        source = f"the {reference_weeks} weeks before this one ({card_source})"
+    cur_hist = stats.histogram(current)
+    psi = stats.psi(ref_hist, cur_hist) if ref_hist else None
+    ks = stats.ks_statistic(ref_scores, current) if ref_scores else None
+    limit = settings.MODERATION_DRIFT_PSI_WARNING
+    return {
+        "current_count": len(current),
+        "reference_count": sum(ref_hist) if ref_hist else 0,
+        "reference_source": source,
+        "card_has_validation_scores": card_source.startswith("validation_scores"),
+        "current_hist": cur_hist,
+        "reference_hist": ref_hist,
+        "psi": psi,
+        "ks": ks,
+        "threshold": limit,
+        "warning": psi is not None and psi > limit,
+    }

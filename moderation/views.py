@@ -1,0 +1,138 @@
+"""HTTP only. Moderator pages need ``detection.review_media`` (uploaders get 403); the uploader's report
+goes through the owner-scoped detection selector (outsiders get 404)."""
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from detection import selectors as detection_selectors
+from detection.views import CONTENT_TYPES
+
+from . import selectors, services
+from .models import AuditEntry, ModerationItem
+
+moderator_required = permission_required("detection.review_media", raise_exception=True)
+PAGE_SIZE = 50
+
+ACTION_CHOICES = [(a, AuditEntry.Action(a).label) for a in services.REVIEW_ACTIONS]
+BULK_CHOICES = [(a, AuditEntry.Action(a).label) for a in services.BULK_ACTIONS]
+
+
+@login_required
+@require_POST
+def report(request, pk: int):
+    """The uploader says the verdict on their media is wrong."""
+    media = get_object_or_404(detection_selectors.media_list_for_user(request.user), pk=pk)
+    try:
+        services.verdict_report(job=media.job, user=request.user, comment=request.POST.get("comment", ""))
+    except services.ModerationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: a moderator will review this verdict.")
+    return redirect("detection:result", pk=media.pk)
+
+
+@login_required
+@moderator_required
+@require_GET
+def queue(request):
+    filters = {key: request.GET.get(key, "") for key in ("status", "verdict", "model_version", "reason")}
+    filters["status"] = request.GET.get("status", "pending")  # "all": no status filter
+    sort = request.GET.get("sort", "-date")
+    page = Paginator(selectors.item_queue(**filters, sort=sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "moderation/queue.html", {
+        "page": page,
+        "filters": filters,
+        "sort": sort,
+        "statuses": [("pending", "Pending (open or escalated)"), *ModerationItem.Status.choices, ("all", "All")],
+        "reasons": ModerationItem.Reason.choices,
+        "model_versions": selectors.model_versions(),
+        "bulk_actions": BULK_CHOICES,
+        "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+@moderator_required
+@require_POST
+def bulk(request):
+    ids = [int(x) for x in request.POST.getlist("items") if x.isdigit()]
+    try:
+        count = services.items_bulk_review(item_ids=ids, actor=request.user, action=request.POST.get("action", ""))
+    except services.ModerationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{count} item{'s' if count != 1 else ''} updated.")
+    back = request.POST.get("next", "")  # the queue's query string, to return to the same view
+    return redirect(reverse("moderation:queue") + (f"?{back}" if back else ""))
+
+
+def _get_item(pk: int) -> ModerationItem:
+    try:
+        return selectors.item_get(pk)
+    except ModerationItem.DoesNotExist:
+        raise Http404("No such item.")
+
+
+@login_required
+@moderator_required
+def review(request, pk: int):
+    item = _get_item(pk)
+    if request.method == "POST":
+        try:
+            services.item_review(item_id=item.pk, actor=request.user, action=request.POST.get("action", ""),
+                                 note=request.POST.get("note", ""))
+        except services.ModerationError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Saved.")
+        return redirect("moderation:review", pk=item.pk)
+    job = item.job
+    return render(request, "moderation/review.html", {
+        "item": item,
+        "job": job,
+        "media": job.media,
+        "frames": job.frames.all() if job.status == job.Status.DONE else [],
+        "entries": selectors.item_audit_entries(item).select_related("actor"),
+        "actions": ACTION_CHOICES,
+    })
+
+
+def _file_response(field, content_type: str):
+    response = FileResponse(field.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@moderator_required
+@require_GET
+def media_file(request, pk: int):
+    """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
+    media = get_object_or_404(selectors.flagged_media(), pk=pk)
+    response = _file_response(media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"))
+    response["Content-Disposition"] = f'inline; filename="{media.original_name}"'
+    return response
+
+
+@login_required
+@moderator_required
+@require_GET
+def frame_file(request, pk: int, which: str):
+    frame = get_object_or_404(selectors.flagged_frames(), pk=pk)
+    field = {"heatmap": frame.heatmap, "thumbnail": frame.thumbnail}.get(which)
+    if not field:
+        raise Http404("No such file.")
+    return _file_response(field, mimetypes.guess_type(field.name)[0] or "application/octet-stream")
+
+
+@login_required
+@moderator_required
+@require_GET
+def health(request):
+    return render(request, "moderation/health.html", {"health": selectors.model_health()})
