@@ -113,6 +113,15 @@ class AnalysisDetailSerializer(AnalysisSerializer):
         return FrameSerializer(media.job.frames.all(), many=True, context=self.context).data
 
 
+class AnalysisPageSerializer(serializers.Serializer):
+    """One page of the list (for the schema; the paginator writes it)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AnalysisSerializer(many=True)
+
+
 class ReportSerializer(AnalysisDetailSerializer):
     timings = serializers.JSONField(source="job.timings")
 

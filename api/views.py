@@ -15,6 +15,7 @@ from . import errors, netcheck, selectors, services
 from .serializers import (
     AnalysisCreateSerializer,
     AnalysisDetailSerializer,
+    AnalysisPageSerializer,
     AnalysisSerializer,
     ErrorSerializer,
     ReportSerializer,
@@ -30,6 +31,11 @@ ERRORS = {code: OpenApiResponse(ErrorSerializer, description=words) for code, wo
     413: "The file is over the size limit (code: too_large)",
     429: "Too many requests or uploads (code: throttled, rate_limited)",
 }.items()}
+
+
+# Analysis ids are positive integers (the URL pattern takes digits only).
+ANALYSIS_ID = OpenApiParameter("id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH,
+                               description="The analysis id")
 
 
 def errors_for(*statuses: int) -> dict:
@@ -68,7 +74,7 @@ class AnalysisListCreate(APIView):
         parameters=[ListFilterSerializer,
                     OpenApiParameter("page", OpenApiTypes.INT),
                     OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 100")],
-        responses={200: AnalysisSerializer(many=True), **errors_for(400, 404)},
+        responses={200: AnalysisPageSerializer, **errors_for(400, 404)},
     )
     def get(self, request):
         filters = ListFilterSerializer(data=request.query_params)
@@ -111,12 +117,14 @@ class AnalysisListCreate(APIView):
 
 class AnalysisDetail(APIView):
     @extend_schema(operation_id="analyses_retrieve", summary="One analysis, with per-frame scores once done",
+                   parameters=[ANALYSIS_ID],
                    responses={200: AnalysisDetailSerializer, **errors_for(404)})
     def get(self, request, pk: int):
         media = _analysis_or_404(request, pk)
         return Response(AnalysisDetailSerializer(media, context={"request": request}).data)
 
     @extend_schema(operation_id="analyses_destroy", summary="Delete an analysis, its upload and its files",
+                   parameters=[ANALYSIS_ID],
                    responses={204: None, **errors_for(404, 409)})
     def delete(self, request, pk: int):
         media = _analysis_or_404(request, pk)
@@ -129,6 +137,7 @@ class AnalysisDetail(APIView):
 
 class AnalysisReport(APIView):
     @extend_schema(operation_id="analyses_report", summary="The full report of an ended analysis (JSON download)",
+                   parameters=[ANALYSIS_ID],
                    responses={200: ReportSerializer, **errors_for(404, 409)})
     def get(self, request, pk: int):
         media = _analysis_or_404(request, pk)
