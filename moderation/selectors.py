@@ -33,6 +33,8 @@ def item_queue(*, status: str = "", verdict: str = "", model_version: str = "", 
         items = items.exclude(status__in=ModerationItem.REVIEWED)
     if verdict in ("fake", "real"):
         items = items.filter(job__label=verdict)
+    elif verdict == "inconclusive":  # the verdict in words the result page showed
+        items = items.filter(job__verdict=verdict)
     if model_version:
         items = items.filter(job__model_version=model_version)
     if reason in REASON_FIELDS:

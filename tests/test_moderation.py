@@ -281,6 +281,8 @@ def test_the_queue_filters_and_sorts(moderator_client, owner, moderator):
     assert listed(status="all", reason="reported") == [reported.pk]
     assert listed(status="all", verdict="real") == [reported.pk, unsure.pk]
     assert listed(status="all", model_version="model-b") == [high.pk]
+    DetectionJob.objects.filter(pk=unsure.job_id).update(verdict="inconclusive")
+    assert listed(status="all", verdict="inconclusive") == [unsure.pk]
 
 
 # --- permissions ------------------------------------------------------------------------------
@@ -378,6 +380,12 @@ def test_admin_lists_users_with_roles_and_jobs_with_filters(admin_client, modera
                             {"status__exact": "done", "label__exact": "fake", "model_version": "model-z"})
     assert jobs.status_code == 200
     assert jobs.context["cl"].result_count == 1
+    assert "verdict" in [f if isinstance(f, str) else f[0] for f in jobs.context["cl"].model_admin.list_filter]
+
+
+def test_moderators_see_the_moderation_link_and_uploaders_do_not(moderator_client, owner_client):
+    assert b'href="/moderation/"' in moderator_client.get(reverse("detection:history")).content
+    assert b'href="/moderation/"' not in owner_client.get(reverse("detection:history")).content
 
 
 # --- bounded queries --------------------------------------------------------------------------
