@@ -16,6 +16,13 @@ from detection.storage import private_storage
 from ml.result import AnalysedFrame, Prediction
 
 
+@pytest.fixture(autouse=True)
+def own_private_root(settings, tmp_path):
+    """Each test writes its files under its own root, so no other test sees them."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
 def _write(name: str, data: bytes) -> str:
     path = private_storage.path(name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
