@@ -13,6 +13,12 @@ from .moderation_helpers import make_job, make_user
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def own_private_root(settings, tmp_path):
+    """Files of this module's jobs go to a folder of each test's own (others check the shared root is empty)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
 def test_it_exports_reviewed_media_with_moderator_labels(tmp_path, settings):
     settings.MODERATION_SCORE_THRESHOLD = 0.9
     owner, moderator = make_user("alice"), make_user("mod", role="moderator")

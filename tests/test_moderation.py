@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
+def own_private_root(settings, tmp_path):
+    """Files of this module's jobs go to a folder of each test's own (others check the shared root is empty)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
+@pytest.fixture(autouse=True)
 def thresholds(settings):
     settings.MODERATION_SCORE_THRESHOLD = 0.9
     settings.MODERATION_INCONCLUSIVE_BAND = 0.1

@@ -12,6 +12,12 @@ from moderation import selectors, services, stats
 
 from .moderation_helpers import make_job, make_user
 
+
+@pytest.fixture(autouse=True)
+def own_private_root(settings, tmp_path):
+    """Files of this module's jobs go to a folder of each test's own (others check the shared root is empty)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
 # --- plain statistics -------------------------------------------------------------------------
 
 
