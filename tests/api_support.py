@@ -22,6 +22,16 @@ def fresh_throttle_counts():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def private_files_removed(private_media_root):
+    # Uploads and heatmaps outlive a test's rows; other tests expect private storage to start empty.
+    before = {p for p in private_media_root.rglob("*") if p.is_file()}
+    yield
+    for path in private_media_root.rglob("*"):
+        if path.is_file() and path not in before:
+            path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def api_token(owner):
     return services.token_create(user=owner, name="test").raw

@@ -8,6 +8,7 @@ from detection.models import DetectionJob, Media
 from tests.api_support import (  # noqa: F401
     api_token,
     fresh_throttle_counts,
+    private_files_removed,
     outsider_api,
     owner_api,
     payload,

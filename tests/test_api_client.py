@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api import services
-from tests.api_support import fresh_throttle_counts  # noqa: F401
+from tests.api_support import fresh_throttle_counts, private_files_removed  # noqa: F401
 from tests.conftest import REPO
 
 

@@ -12,7 +12,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api_support import api_token, fresh_throttle_counts  # noqa: F401
+from tests.api_support import api_token, fresh_throttle_counts, private_files_removed  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

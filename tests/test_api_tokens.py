@@ -7,7 +7,13 @@ from rest_framework.test import APIClient
 
 from api.models import ApiToken
 from api.services import token_hash
-from tests.api_support import api_token, fresh_throttle_counts, owner_api, token_client  # noqa: F401
+from tests.api_support import (  # noqa: F401
+    api_token,
+    fresh_throttle_counts,
+    owner_api,
+    private_files_removed,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/v1/analyses/"

@@ -8,7 +8,13 @@ from api.models import Webhook
 from api.tasks import deliver_webhook
 from detection import services as detection_services
 from detection.models import DetectionJob
-from tests.api_support import payload, signature_is_valid, webhook_receiver  # noqa: F401
+from tests.api_support import (  # noqa: F401
+    fresh_throttle_counts,
+    payload,
+    private_files_removed,
+    signature_is_valid,
+    webhook_receiver,
+)
 
 pytestmark = pytest.mark.django_db
 
