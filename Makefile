@@ -16,7 +16,7 @@ REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
 PORT ?= 8000
 
-.PHONY: help setup run test services db-user run-stack stop-stack
+.PHONY: help setup run test services db-user run-stack stop-stack screenshots
 
 help:
 	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
@@ -82,3 +82,7 @@ run-stack: setup db-user stop-stack
 
 stop-stack:
 	@for pid in var/run/worker*.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
+
+# Copy the browser test's latest result-page screenshots (test artifacts) into docs/ for the README.
+screenshots:
+	cp test-artifacts/screenshots/result-desktop.png test-artifacts/screenshots/result-phone.png docs/screenshots/

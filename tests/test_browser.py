@@ -3,7 +3,8 @@
 Sign up, log out and in, upload a real face clip, watch the progress reach a verdict, check that the
 timeline, the video and the heatmaps really render (not just exist in the HTML), seek from the timeline,
 toggle the overlay, enlarge a frame, download both reports, upload an image and a corrupt file, delete,
-log out. Screenshots of the result page at desktop and phone width go to docs/screenshots/.
+log out. Screenshots of the result page at desktop and phone width are saved as test artifacts in
+$TEST_ARTIFACTS (default test-artifacts/) and copied to docs/screenshots/ by `make screenshots`.
 """
 import hashlib
 import json
@@ -16,7 +17,7 @@ import pytest
 from tests.conftest import REPO, TEST_PASSWORD, ffmpeg, require
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
 VERDICTS = ("Likely fake", "Likely authentic", "Inconclusive")
 
 
