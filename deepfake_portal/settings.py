@@ -32,10 +32,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "moderation",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deepfake_portal.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -43,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "deepfake_portal.urls"
@@ -67,7 +70,8 @@ DATABASE_URL = envstr("DATABASE_URL")
 if not DATABASE_URL:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Health checks: a connection kept from before a database restart is replaced, not reused broken.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
@@ -85,6 +89,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login brute-force protection (django-axes): LOGIN_FAILURE_LIMIT failures for one username from one
+# address lock that pair out for LOGIN_LOCKOUT_HOURS; a successful login resets the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envfloat("LOGIN_LOCKOUT_HOURS", 1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = envint("PROXY_COUNT", 0) or None  # trusted reverse proxies in front of the portal
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "detection:upload"
 LOGOUT_REDIRECT_URL = "login"
@@ -110,6 +123,10 @@ UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
 UPLOAD_MAX_SECONDS = envfloat("UPLOAD_MAX_SECONDS", 600.0)
 UPLOAD_MAX_SIDE = envint("UPLOAD_MAX_SIDE", 8000)
 UPLOADS_PER_HOUR = envint("UPLOADS_PER_HOUR", 30)
+# Set (e.g. "/protected/") when nginx fronts the portal: the permission-checked views then answer with an
+# X-Accel-Redirect to PREFIX + the file's storage name, and nginx (an `internal` location aliased to
+# PRIVATE_MEDIA_ROOT) sends the bytes. Empty: Django streams the file itself.
+MEDIA_ACCEL_REDIRECT_PREFIX = envstr("MEDIA_ACCEL_REDIRECT_PREFIX")
 
 DETECTOR_CHECKPOINT = envstr("DETECTOR_CHECKPOINT", str(BASE_DIR / "ml" / "weights" / "detector.pt"))
 DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 32)
@@ -189,8 +206,22 @@ EMAIL_BACKEND = envstr(
 )
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "portal@localhost")
 
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+# Production behind HTTPS: HTTPS=1 turns on secure cookies, the redirect to https and HSTS (each can be
+# set on its own too). `manage.py check --deploy` is clean with DEBUG off, a real SECRET_KEY,
+# ALLOWED_HOSTS and HTTPS=1 (tests/test_security.py runs it).
+HTTPS = envbool("HTTPS", False)
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if envbool("BEHIND_TLS_PROXY", False):  # the proxy terminates TLS and says so in X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

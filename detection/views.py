@@ -7,12 +7,13 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import reports, selectors, services
+from .sendfile import accel_redirect_enabled, private_file_response
 from .forms import UploadForm
 
 CONTENT_TYPES = {
@@ -92,9 +93,10 @@ def media_file(request, pk: int):
     media = _get_media_for_user(request, pk)
     content_type = CONTENT_TYPES.get(media.format, "application/octet-stream")
     size = media.file.size
-    byte_range = _parse_range(request.headers.get("Range", ""), size)
+    # Behind nginx (X-Accel-Redirect) nginx answers Range requests itself.
+    byte_range = None if accel_redirect_enabled() else _parse_range(request.headers.get("Range", ""), size)
     if byte_range is None:
-        response = FileResponse(media.file.open("rb"), content_type=content_type)
+        response = private_file_response(media.file, content_type)
     elif byte_range == "unsatisfiable":
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
@@ -184,6 +186,6 @@ def frame_file(request, pk: int, which: str):
     if not field:
         raise Http404("No such file.")
     content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
-    response = FileResponse(field.open("rb"), content_type=content_type)
+    response = private_file_response(field, content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

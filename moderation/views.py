@@ -5,12 +5,13 @@ import mimetypes
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from detection import selectors as detection_selectors
+from detection.sendfile import private_file_response
 from detection.views import CONTENT_TYPES
 
 from . import selectors, services
@@ -104,7 +105,7 @@ def review(request, pk: int):
 
 
 def _file_response(field, content_type: str):
-    response = FileResponse(field.open("rb"), content_type=content_type)
+    response = private_file_response(field, content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
