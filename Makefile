@@ -77,11 +77,12 @@ run-stack: setup db-user stop-stack
 	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -n worker$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \
 	  done; \
+	  nohup $(PY) manage.py sweep_jobs --every 30 >var/log/sweeper.log 2>&1 & echo $$! >var/run/sweeper.pid; \
 	  echo "$(WORKERS) workers started (logs in var/log); portal at http://127.0.0.1:$(PORT)"; \
 	  exec $(VENV)/bin/gunicorn deepfake_portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --timeout 300
 
 stop-stack:
-	@for pid in var/run/worker*.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
+	@for pid in var/run/worker*.pid var/run/sweeper.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
 
 # Copy the browser test's latest result-page screenshots (test artifacts) into docs/ for the README.
 screenshots:

@@ -158,6 +158,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 DETECTION_SOFT_TIME_LIMIT = envint("DETECTION_SOFT_TIME_LIMIT", 900)
 DETECTION_HARD_TIME_LIMIT = envint("DETECTION_HARD_TIME_LIMIT", 960)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": DETECTION_HARD_TIME_LIMIT + 300}
+# The sweeper (manage.py sweep_jobs --every 30): a queued job whose message is older than this and no
+# longer in Redis is sent again, at most SWEEP_MAX_REQUEUES times; then it fails with code "stuck".
+SWEEP_QUEUED_SECONDS = envint("SWEEP_QUEUED_SECONDS", 120)
+SWEEP_MAX_REQUEUES = envint("SWEEP_MAX_REQUEUES", 3)
 
 # Moderation (moderation/): a finished job is flagged for review when its score is at least
 # MODERATION_SCORE_THRESHOLD, or within MODERATION_INCONCLUSIVE_BAND of the detector's own threshold.

@@ -4,6 +4,8 @@ from ml import errors as ml_errors
 INTERNAL_ERROR = "internal_error"
 TIMEOUT = "timeout"
 RATE_LIMITED = "rate_limited"
+STUCK = "stuck"  # the sweeper gave up: lost messages or dead workers, too many times
+STORAGE_ERROR = "storage_error"
 
 MESSAGES = {
     ml_errors.EMPTY_FILE: "The file is empty.",
@@ -15,6 +17,8 @@ MESSAGES = {
     INTERNAL_ERROR: "Something went wrong on our side while analysing this file. Please try again later.",
     TIMEOUT: "The analysis took too long and was stopped.",
     RATE_LIMITED: "You have uploaded too many files in the last hour. Please wait a while.",
+    STUCK: "The analysis could not be completed after several tries. Please upload the file again later.",
+    STORAGE_ERROR: "The results could not be saved on our side. Please try again later.",
 }
 
 

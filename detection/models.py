@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .storage import get_private_storage
 
@@ -57,6 +58,11 @@ class DetectionJob(models.Model):
     model_card = models.JSONField(default=dict, blank=True)  # summary of the card of the model that ran
     timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
+    # For the sweeper (services.jobs_sweep): when a message was last sent for this job, how many times
+    # the sweeper sent one again, and which process (host:pid) holds the current claim.
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    requeues = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=128, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

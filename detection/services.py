@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -218,8 +219,45 @@ def _claimable() -> Q:
     return Q(status=DetectionJob.Status.QUEUED) | Q(status=DetectionJob.Status.RUNNING, started_at__lt=stale_before)
 
 
+def process_identity() -> str:
+    """host:pid of this process, kept on the job it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimer_is_dead(claimed_by: str) -> bool:
+    """True only when the claim was made on this host by a process that no longer exists.
+
+    A claim from another host is judged by the deadline in ``_claimable`` instead.
+    """
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _release_if_claimer_died(job_id: int) -> bool:
+    """A running job whose worker was killed (kill -9, OOM) goes back to queued at once, so the
+    redelivered message (or the sweeper) can claim it again without waiting for the deadline."""
+    row = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING).values("claimed_by").first()
+    if row is None or not _claimer_is_dead(row["claimed_by"]):
+        return False
+    released = DetectionJob.objects.filter(
+        pk=job_id, status=DetectionJob.Status.RUNNING, claimed_by=row["claimed_by"]
+    ).update(status=DetectionJob.Status.QUEUED, stage="queued", progress=0)
+    if released:
+        logger.warning("job %s: its worker %s is gone; released for another claim", job_id, row["claimed_by"])
+    return bool(released)
+
+
 def job_run(*, job_id: int) -> None:
     """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice."""
+    _release_if_claimer_died(job_id)
     claimable = _claimable()
     claimed = DetectionJob.objects.filter(claimable, pk=job_id, attempts__lt=MAX_ATTEMPTS).update(
         status=DetectionJob.Status.RUNNING,
@@ -227,6 +265,7 @@ def job_run(*, job_id: int) -> None:
         started_at=timezone.now(),
         stage="starting",
         progress=0,
+        claimed_by=process_identity(),
     )
     if claimed != 1:
         # Out of attempts (e.g. its worker kept getting killed): end it rather than leave it hanging.
@@ -242,6 +281,9 @@ def job_run(*, job_id: int) -> None:
     except SoftTimeLimitExceeded:
         logger.warning("job %s: soft time limit reached", job_id)
         job_fail(job_id=job_id, code=errors.TIMEOUT, message=errors.MESSAGES[errors.TIMEOUT])
+    except OSError:  # writing heatmaps to storage failed (disk full, permissions): nothing was kept
+        logger.exception("job %s: storage write failed", job_id)
+        job_fail(job_id=job_id, code=errors.STORAGE_ERROR, message=errors.MESSAGES[errors.STORAGE_ERROR])
     except Exception:
         logger.exception("job %s: unexpected error", job_id)
         job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
@@ -400,6 +442,106 @@ def job_release(*, job_id: int) -> None:
         )
     except TRANSIENT_ERRORS:
         logger.warning("job %s: could not be released for retry", job_id, exc_info=True)
+
+
+# --- the sweeper --------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    requeued: list[int]
+    failed: list[int]
+    skipped_pending: int  # queued jobs left alone: their message is still in the broker
+    broker_error: str = ""
+
+
+def jobs_sweep(*, queued_after: float | None = None, max_requeues: int | None = None) -> SweepReport:
+    """Send a message again for every job the broker lost, up to a limit; then fail it with a reason.
+
+    Jobs live in the database, so a message lost with Redis, or a worker killed mid-job, leaves a row
+    that nothing will pick up. Candidates: queued jobs whose last message is older than
+    ``queued_after`` seconds and not in the broker any more; running jobs whose worker on this host is
+    dead; running jobs past the deadline (``_claimable``). A job out of claims (MAX_ATTEMPTS) or
+    requeues (``max_requeues``) is failed instead. Safe to run anywhere, any number of times: the
+    claim in ``job_run`` drops duplicate messages.
+    """
+    queued_after = settings.SWEEP_QUEUED_SECONDS if queued_after is None else queued_after
+    max_requeues = settings.SWEEP_MAX_REQUEUES if max_requeues is None else max_requeues
+    report = SweepReport(requeued=[], failed=[], skipped_pending=0)
+    running = DetectionJob.objects.filter(status=DetectionJob.Status.RUNNING).values_list("pk", flat=True)
+    for job_id in list(running):
+        _release_if_claimer_died(job_id)
+
+    old_message = timezone.now() - timedelta(seconds=queued_after)
+    stale_running = Q(status=DetectionJob.Status.RUNNING) & _claimable()
+    candidates = list(
+        DetectionJob.objects.filter(
+            Q(status=DetectionJob.Status.QUEUED, enqueued_at__lt=old_message) | stale_running
+        ).order_by("pk").values("pk", "status", "attempts", "requeues")
+    )
+    pending = broker_pending_job_ids() if candidates else set()
+    for job in candidates:
+        if pending is not None and job["status"] == DetectionJob.Status.QUEUED and job["pk"] in pending:
+            report.skipped_pending += 1
+            continue
+        if job["attempts"] >= MAX_ATTEMPTS or job["requeues"] >= max_requeues:
+            job_fail(job_id=job["pk"], code=errors.STUCK, message=errors.MESSAGES[errors.STUCK])
+            report.failed.append(job["pk"])
+            continue
+        try:
+            enqueue_analysis(job["pk"])
+        except Exception as exc:  # the broker is down: try again on the next sweep, count nothing
+            logger.warning("sweep: could not enqueue job %s: %s", job["pk"], exc)
+            report.broker_error = str(exc)
+            break
+        DetectionJob.objects.filter(pk=job["pk"]).update(requeues=F("requeues") + 1, enqueued_at=timezone.now())
+        report.requeued.append(job["pk"])
+    if report.requeued or report.failed:
+        logger.info("sweep: requeued %s, failed %s", report.requeued, report.failed)
+    return report
+
+
+def broker_pending_job_ids() -> set[int] | None:
+    """Job ids with a message waiting in (or taken but not acknowledged from) the Redis queue.
+
+    None when that cannot be told (no Redis broker, or it does not answer): the caller then goes by
+    time alone, and a duplicate message costs one skipped claim.
+    """
+    import base64
+    import json
+
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return None
+    from deepfake_portal.celery import app
+
+    def job_id_of(payload: bytes | str) -> int | None:
+        try:
+            message = json.loads(payload)
+            if isinstance(message, list):  # the unacked hash holds [message, exchange, routing_key]
+                message = message[0]
+            if message.get("headers", {}).get("task") != "detection.tasks.analyse_media":
+                return None
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            return int(args[0])
+        except Exception:  # noqa: BLE001 - a message we cannot read is not ours
+            return None
+
+    try:
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            client = channel.client
+            queue = app.conf.task_default_queue
+            payloads = []
+            for priority in channel.priority_steps:
+                payloads += client.lrange(channel._q_for_pri(queue, priority), 0, -1)
+            payloads += client.hvals(channel.unacked_key)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("sweep: cannot read the broker's queue: %s", exc)
+        return None
+    return {job_id for job_id in map(job_id_of, payloads) if job_id is not None}
 
 
 # --- deleting uploads ---------------------------------------------------------------------------

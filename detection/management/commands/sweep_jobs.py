@@ -1,0 +1,41 @@
+"""Re-enqueue jobs the broker lost or whose worker died; fail those out of tries (services.jobs_sweep).
+
+Runs once, or with --every N as a small long-lived process (make run-stack starts one). It talks to the
+database and sends plain messages, so it works while Celery workers are down and keeps trying while
+Redis is down, which a Celery beat schedule could not.
+"""
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from detection import services
+
+
+class Command(BaseCommand):
+    help = "Re-enqueue detection jobs stuck queued or running past their deadline; fail them after a limit."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--every", type=float, default=0, help="repeat every N seconds (0: run once)")
+        parser.add_argument("--runs", type=int, default=0, help="with --every: stop after this many runs")
+        parser.add_argument("--queued-after", type=float, default=None,
+                            help="seconds a queued job's message may be missing (default SWEEP_QUEUED_SECONDS)")
+
+    def handle(self, *args, every: float, runs: int, queued_after, **options):
+        done = 0
+        while True:
+            try:
+                report = services.jobs_sweep(queued_after=queued_after)
+            except Exception as exc:  # the database is away: say so, try again next time
+                self.stderr.write(f"sweep failed: {exc}")
+                close_old_connections()
+            else:
+                self.stdout.write(
+                    f"requeued {len(report.requeued)} failed {len(report.failed)} "
+                    f"pending {report.skipped_pending}" + (f" broker error: {report.broker_error}" if report.broker_error else "")
+                )
+                self.stdout.flush()
+            done += 1
+            if not every or (runs and done >= runs):
+                return
+            time.sleep(every)
