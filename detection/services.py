@@ -147,7 +147,15 @@ _inline_lock = threading.Lock()
 
 
 def enqueue_analysis(job_id: int) -> None:
-    """Hand the job to a worker: Celery over the broker, or (no broker set) a thread of this process."""
+    """Hand the job to a worker; with the broker down the upload still succeeds (the sweeper sends it)."""
+    try:
+        send_analysis(job_id)
+    except Exception:  # noqa: BLE001 - the job row is committed; jobs_sweep sends it once Redis is back
+        logger.warning("job %s: broker unavailable, left queued for the sweeper", job_id, exc_info=True)
+
+
+def send_analysis(job_id: int) -> None:
+    """Celery over the broker, or (no broker set) a thread of this process. Raises if the broker is down."""
     from .tasks import analyse_media
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
@@ -489,7 +497,7 @@ def jobs_sweep(*, queued_after: float | None = None, max_requeues: int | None = 
             report.failed.append(job["pk"])
             continue
         try:
-            enqueue_analysis(job["pk"])
+            send_analysis(job["pk"])
         except Exception as exc:  # the broker is down: try again on the next sweep, count nothing
             logger.warning("sweep: could not enqueue job %s: %s", job["pk"], exc)
             report.broker_error = str(exc)

@@ -33,7 +33,7 @@ def own_private_root(settings, tmp_path):
 def sent(monkeypatch):
     """Messages the sweeper sends, recorded instead of going to the broker; the broker holds nothing."""
     messages: list[int] = []
-    monkeypatch.setattr(services, "enqueue_analysis", messages.append)
+    monkeypatch.setattr(services, "send_analysis", messages.append)
     monkeypatch.setattr(services, "broker_pending_job_ids", lambda: set())
     return messages
 
@@ -116,10 +116,19 @@ def test_the_sweeper_counts_nothing_while_the_broker_is_down(owner, monkeypatch)
     def broker_down(job_id):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(services, "enqueue_analysis", broker_down)
+    monkeypatch.setattr(services, "send_analysis", broker_down)
     report = services.jobs_sweep()
     assert report.requeued == [] and "Connection refused" in report.broker_error
     assert DetectionJob.objects.get(pk=job.pk).requeues == 0
+
+
+def test_an_upload_while_the_broker_is_down_stays_queued_for_the_sweeper(owner, monkeypatch, caplog):
+    def broker_down(job_id):
+        raise ConnectionError("Connection refused")
+
+    monkeypatch.setattr(services, "send_analysis", broker_down)
+    services.enqueue_analysis(123)  # no exception reaches the upload view
+    assert "left queued for the sweeper" in caplog.text
 
 
 def test_sweep_jobs_command_runs(owner, sent):
