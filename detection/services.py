@@ -477,19 +477,21 @@ def jobs_sweep(*, queued_after: float | None = None, max_requeues: int | None = 
     max_requeues = settings.SWEEP_MAX_REQUEUES if max_requeues is None else max_requeues
     report = SweepReport(requeued=[], failed=[], skipped_pending=0)
     running = DetectionJob.objects.filter(status=DetectionJob.Status.RUNNING).values_list("pk", flat=True)
-    for job_id in list(running):
-        _release_if_claimer_died(job_id)
+    # Their message sits unacknowledged with the dead worker until Redis's visibility timeout: send now.
+    orphaned = [job_id for job_id in list(running) if _release_if_claimer_died(job_id)]
 
     old_message = timezone.now() - timedelta(seconds=queued_after)
     stale_running = Q(status=DetectionJob.Status.RUNNING) & _claimable()
     candidates = list(
         DetectionJob.objects.filter(
-            Q(status=DetectionJob.Status.QUEUED, enqueued_at__lt=old_message) | stale_running
+            Q(status=DetectionJob.Status.QUEUED, enqueued_at__lt=old_message)
+            | Q(status=DetectionJob.Status.QUEUED, pk__in=orphaned)
+            | stale_running
         ).order_by("pk").values("pk", "status", "attempts", "requeues")
     )
     pending = broker_pending_job_ids() if candidates else set()
     for job in candidates:
-        if pending is not None and job["status"] == DetectionJob.Status.QUEUED and job["pk"] in pending:
+        if pending is not None and job["pk"] in pending and job["pk"] not in orphaned:
             report.skipped_pending += 1
             continue
         if job["attempts"] >= MAX_ATTEMPTS or job["requeues"] >= max_requeues:
@@ -510,9 +512,11 @@ def jobs_sweep(*, queued_after: float | None = None, max_requeues: int | None = 
 
 
 def broker_pending_job_ids() -> set[int] | None:
-    """Job ids with a message waiting in (or taken but not acknowledged from) the Redis queue.
+    """Job ids with a message waiting in the Redis queue.
 
-    None when that cannot be told (no Redis broker, or it does not answer): the caller then goes by
+    Messages a worker has taken but not acknowledged are not counted: that worker may be dead (its
+    message then waits for Redis's visibility timeout), and if it is alive a second message costs only
+    a skipped claim. None when that cannot be told (no Redis broker, or it does not answer): the caller then goes by
     time alone, and a duplicate message costs one skipped claim.
     """
     import base64
@@ -525,8 +529,6 @@ def broker_pending_job_ids() -> set[int] | None:
     def job_id_of(payload: bytes | str) -> int | None:
         try:
             message = json.loads(payload)
-            if isinstance(message, list):  # the unacked hash holds [message, exchange, routing_key]
-                message = message[0]
             if message.get("headers", {}).get("task") != "detection.tasks.analyse_media":
                 return None
             body = message["body"]
@@ -545,7 +547,6 @@ def broker_pending_job_ids() -> set[int] | None:
             payloads = []
             for priority in channel.priority_steps:
                 payloads += client.lrange(channel._q_for_pri(queue, priority), 0, -1)
-            payloads += client.hvals(channel.unacked_key)
     except Exception as exc:  # noqa: BLE001
         logger.warning("sweep: cannot read the broker's queue: %s", exc)
         return None
