@@ -253,7 +253,9 @@ def _release_if_claimer_died(job_id: int) -> bool:
     """A running job whose worker was killed (kill -9, OOM) goes back to queued at once, so the
     redelivered message (or the sweeper) can claim it again without waiting for the deadline."""
     row = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING).values("claimed_by").first()
-    if row is None or not _claimer_is_dead(row["claimed_by"]):
+    # Our own claim, too: a process runs one job at a time, so a claim it made earlier was abandoned
+    # (the database went away before the job could be released for its retry).
+    if row is None or not (row["claimed_by"] == process_identity() or _claimer_is_dead(row["claimed_by"])):
         return False
     released = DetectionJob.objects.filter(
         pk=job_id, status=DetectionJob.Status.RUNNING, claimed_by=row["claimed_by"]

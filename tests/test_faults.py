@@ -93,7 +93,7 @@ def test_the_sweeper_resends_a_job_whose_worker_died(owner, sent):
     job = queued_job(owner, status="running", attempts=1, started_at=timezone.now(),
                      claimed_by=f"{services.process_identity().rpartition(':')[0]}:{dead_pid()}")
     alive = queued_job(owner, status="running", attempts=1, started_at=timezone.now(),
-                       claimed_by=services.process_identity())
+                       claimed_by=f"{services.process_identity().rpartition(':')[0]}:1")  # pid 1 is alive
     elsewhere = queued_job(owner, status="running", attempts=1, started_at=timezone.now(),
                            claimed_by="another-host:1")
     report = services.jobs_sweep()
@@ -150,6 +150,17 @@ def test_a_redelivered_message_reclaims_a_job_whose_worker_was_killed(owner, mon
     services.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert claims == [job.pk] and job.attempts == 2 and job.claimed_by == services.process_identity()
+
+
+def test_a_retry_reclaims_the_job_its_own_process_could_not_release(owner, monkeypatch):
+    """The database went away mid-job, so job_release failed too; the task's retry runs in the same
+    process and must not find the job locked by its own abandoned claim."""
+    job = queued_job(owner, status="running", attempts=1, started_at=timezone.now(),
+                     claimed_by=services.process_identity())
+    claims = []
+    monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
+    services.job_run(job_id=job.pk)
+    assert claims == [job.pk] and DetectionJob.objects.get(pk=job.pk).attempts == 2
 
 
 def test_pending_job_ids_are_read_from_redis(settings, monkeypatch):
