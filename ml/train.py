@@ -338,12 +338,26 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
     D.write_split_manifest(banks, run_dir / "splits.json")
     data_summary = {s: b.summary() for s, b in banks.items()}
     log(f"data: {json.dumps(data_summary)}", logfh)
-    model = build_model(cfg["model"]["name"], **cfg["model"]["args"]).to(device)
+    model = build_model(cfg["model"]["name"], **cfg["model"]["args"])
+    init_from = None
+    if cfg.get("init_from"):  # continue from an earlier run's weights (same model spec)
+        from .checkpoint import load_checkpoint
+
+        previous, previous_card = load_checkpoint(cfg["init_from"])
+        model.load_state_dict(previous.state_dict())
+        init_from = {"path": str(cfg["init_from"]), "version": previous_card["version"],
+                     "training": previous_card.get("training"), "config": previous_card.get("config")}
+        log(f"initialised from {cfg['init_from']} ({previous_card['version']})", logfh)
+    model = model.to(device)
     total_deadline = started + cfg["max_minutes"] * 60
     stage1_deadline = total_deadline - cfg["stage2_minutes"] * 60
     stage1 = train_frames(model, banks, cfg, device, logfh, stage1_deadline, run_dir)
     stage2, (y_val, lstm, mean, kinds) = train_clips(model, banks, cfg, device, logfh, total_deadline)
     choice = choose_clip_rule(y_val, lstm, mean, kinds)
+    video = kinds == "video"
+    shipped_scores = np.where(video, {"lstm": lstm, "mean_frames": mean,
+                                      "mean_lstm_frames": (lstm + mean) / 2}[choice["clip_rule"]], mean)
+    counts, bins = np.histogram(shipped_scores, bins=10, range=(0.0, 1.0))
     threshold, val_metrics = choice["threshold"], choice["val_metrics_at_threshold"]
     log(f"clip rule {choice['clip_rule']} (validation video AUC by rule {choice['val_video_auc_by_rule']}), threshold {threshold}", logfh)
     version = f"{cfg['version_prefix']}-{time.strftime('%Y%m%d-%H%M')}-seed{cfg['seed']}"
@@ -361,6 +375,9 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
             "splits": "by identity (person where file names tell, else clip/photo): see splits.json in the run folder",
             "summary": data_summary,
         },
+        # the validation clips' scores as inference reports them: the reference for drift checks
+        "validation_scores": {"bins": [round(b, 2) for b in bins.tolist()], "counts": counts.tolist()},
+        "initialised_from": init_from,
         "training": {"stage1": stage1, "stage2": stage2, "wall_minutes": round((time.time() - started) / 60, 2),
                      "device": str(device), "threads": cfg["threads"], "host_cpus": os.cpu_count()},
         "metrics": {"validation": {"frame_auc": stage1["best_val_auc"], **{k: v for k, v in stage2.items() if k.startswith("val_")},
@@ -382,6 +399,8 @@ def main(argv=None) -> None:
     parser.add_argument("--cache", type=Path, default=None, help="crop cache (default <repo>/cache/crops)")
     parser.add_argument("--max-minutes", type=float, default=None, help="time budget of the whole run")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--init-from", type=Path, default=None, metavar="CKPT",
+                        help="start from this checkpoint's weights (a continued run; recorded in the card)")
     parser.add_argument("--run-dir", type=Path, default=None, help="logs, config, splits (default runs/train-<time>)")
     parser.add_argument("--limit", type=int, default=None, help="load only N cached items per split (smoke tests)")
     parser.add_argument("--finalize", type=Path, default=None, metavar="CKPT",
@@ -400,6 +419,8 @@ def main(argv=None) -> None:
         cfg["seed"] = args.seed
     if args.run_dir:
         cfg["run_dir"] = str(args.run_dir)
+    if args.init_from:
+        cfg["init_from"] = str(args.init_from)
     out = args.out or (REPO / "runs" / "quick.pt" if args.quick else REPO / "ml" / "weights" / "detector.pt")
     run(cfg, out, cache=args.cache, limit=args.limit)
 
