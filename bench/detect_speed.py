@@ -54,6 +54,8 @@ def classic_pipeline(path: str) -> float:
     from torch import nn
     from torchvision import models, transforms
 
+    torch.set_num_threads(2)
+
     capture = cv2.VideoCapture(path)
     frames = []
     while True:  # the whole video into memory
@@ -101,16 +103,13 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
 
-    import torch
+    from ml.inference import Predictor  # with --backend onnx, torch is not imported before the baseline
 
-    from ml.inference import Predictor
-
-    torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(tmp))
         predictor = Predictor.load(args.checkpoint, backend=args.backend)
-        print(f"model {predictor.version}, backend {args.backend}, {torch.get_num_threads()} threads, "
-              f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}")
+        print(f"model {predictor.version}, backend {args.backend}, {predictor.threads} threads, "
+              f"torch imported: {'torch' in sys.modules}")
         ours = {}
         for clip in clips:
             predictor.predict(str(clip), heatmap_dir=os.path.join(tmp, "warm"))  # warm-up
@@ -129,7 +128,8 @@ def main() -> None:
                 per_stage = ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in stages.items())
                 print(f"{clip.name} {mode}: {median:.3f} s (median of {args.runs}; min {min(totals):.3f}) "
                       f"| {per_stage} | {len(result.frames)} faces, score {result.score:.3f}")
-        print(f"peak RSS of this process after our runs: {peak_rss_mb():.0f} MB")
+        print(f"peak RSS of this process after our runs: {peak_rss_mb():.0f} MB "
+              f"(torch imported: {'torch' in sys.modules})")
 
         if args.skip_baseline:
             return

@@ -49,6 +49,7 @@ class TorchScorer:
         import torch
 
         torch.set_num_threads(threads)
+        self.threads = threads
         self.torch = torch
         self.model = model.eval()
 
@@ -76,6 +77,7 @@ class OnnxScorer:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        self.threads = threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.card = json.loads(self.session.get_modelmeta().custom_metadata_map["card"])

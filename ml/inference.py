@@ -57,6 +57,7 @@ class Predictor:
         self.margin: float = float(pre["margin"])
         self.frames: int = int(pre.get("frames", 32))
         self.clip_rule = CLIP_RULES[card.get("clip_rule", "lstm")]
+        self.threads = getattr(scorer, "threads", None)
         self.faces = FaceFinder()
 
     @property
