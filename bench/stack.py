@@ -239,7 +239,10 @@ class Stack:
         except Exception:
             pass
         subprocess.run(["mysql", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{self.db}`"], timeout=60)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print(f"logs kept in {self.logs}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- reading the stack's database --------------------------------------------------------------
     def sql(self, query: str) -> list[list[str]]:

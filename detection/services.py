@@ -249,13 +249,16 @@ def _claimer_is_dead(claimed_by: str) -> bool:
     return False
 
 
-def _release_if_claimer_died(job_id: int) -> bool:
+def _release_if_claimer_died(job_id: int, abandoned_claim: str = "") -> bool:
     """A running job whose worker was killed (kill -9, OOM) goes back to queued at once, so the
     redelivered message (or the sweeper) can claim it again without waiting for the deadline."""
     row = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING).values("claimed_by").first()
-    # Our own claim, too: a process runs one job at a time, so a claim it made earlier was abandoned
-    # (the database went away before the job could be released for its retry).
-    if row is None or not (row["claimed_by"] == process_identity() or _claimer_is_dead(row["claimed_by"])):
+    # Also a claim that was abandoned: the database went away mid-job, so the job could not be released
+    # for its retry; the retry names that claim (it may run in another worker), or runs in this process,
+    # which runs one job at a time.
+    claim = row["claimed_by"] if row else ""
+    abandoned = bool(claim) and claim in (process_identity(), *abandoned_claim.split(","))
+    if row is None or not (abandoned or _claimer_is_dead(claim)):
         return False
     released = DetectionJob.objects.filter(
         pk=job_id, status=DetectionJob.Status.RUNNING, claimed_by=row["claimed_by"]
@@ -265,9 +268,13 @@ def _release_if_claimer_died(job_id: int) -> bool:
     return bool(released)
 
 
-def job_run(*, job_id: int) -> None:
-    """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice."""
-    _release_if_claimer_died(job_id)
+def job_run(*, job_id: int, abandoned_claim: str = "") -> None:
+    """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice.
+
+    ``abandoned_claim``: on a retry after a database error, the claims (comma-separated host:pid) the
+    failed tries may have left behind.
+    """
+    _release_if_claimer_died(job_id, abandoned_claim)
     claimable = _claimable()
     claimed = DetectionJob.objects.filter(claimable, pk=job_id, attempts__lt=MAX_ATTEMPTS).update(
         status=DetectionJob.Status.RUNNING,

@@ -13,11 +13,14 @@ from . import errors, services
     soft_time_limit=settings.DETECTION_SOFT_TIME_LIMIT,
     time_limit=settings.DETECTION_HARD_TIME_LIMIT,
 )
-def analyse_media(self, job_id: int) -> None:
+def analyse_media(self, job_id: int, abandoned_claim: str = "") -> None:
     try:
-        services.job_run(job_id=job_id)
+        services.job_run(job_id=job_id, abandoned_claim=abandoned_claim)
     except services.TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             services.job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
             raise
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries))
+        # The retry may run in another worker: it names the claims the failed tries may have left, so it
+        # can take the job over (bounded by max_retries).
+        claims = ",".join(filter(None, [abandoned_claim, services.process_identity()]))
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries), kwargs={"abandoned_claim": claims})

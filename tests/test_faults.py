@@ -163,6 +163,16 @@ def test_a_retry_reclaims_the_job_its_own_process_could_not_release(owner, monke
     assert claims == [job.pk] and DetectionJob.objects.get(pk=job.pk).attempts == 2
 
 
+def test_a_retry_in_another_worker_takes_over_the_abandoned_claim(owner, monkeypatch):
+    job = queued_job(owner, status="running", attempts=1, started_at=timezone.now(), claimed_by="vm:1")
+    claims = []
+    monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
+    services.job_run(job_id=job.pk)  # a plain duplicate message: the live claim stands
+    assert claims == []
+    services.job_run(job_id=job.pk, abandoned_claim="vm:1,vm:2")
+    assert claims == [job.pk] and DetectionJob.objects.get(pk=job.pk).attempts == 2
+
+
 def test_pending_job_ids_are_read_from_redis(settings, monkeypatch):
     require(settings.CELERY_BROKER_URL.startswith("redis://"), "needs the Redis broker")
     from deepfake_portal.celery import app
