@@ -280,7 +280,9 @@ def test_private_storage_has_no_public_url(owned, client):
 
 
 def deploy_check(**env) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DATABASE_URL", "HTTPS", "SECURE_COOKIES")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is a test-run setting (the Makefile sets it), never a production one.
+    unset = ("DEBUG", "DATABASE_URL", "HTTPS", "SECURE_COOKIES", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     base.update({"DJANGO_SETTINGS_MODULE": "deepfake_portal.settings", "VAR_DIR": str(REPO / "var")})
     base.update(env)
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
