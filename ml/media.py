@@ -46,6 +46,7 @@ class Limits:
     max_bytes: int = 200 * 1024 * 1024
     max_seconds: float = 600.0
     max_side: int = 8000
+    max_pixels: int = 50_000_000  # per picture or frame: 8,000 x 8,000 would decode to 192 MB
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:
@@ -88,6 +89,8 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
     if max(info.width, info.height) > limits.max_side:
         raise MediaError(errors.TOO_LARGE, f"The picture is larger than {limits.max_side} pixels on a side.")
+    if info.width * info.height > limits.max_pixels:
+        raise MediaError(errors.TOO_LARGE, f"The picture has more than {limits.max_pixels / 1e6:g} million pixels.")
     if info.duration > limits.max_seconds:
         raise MediaError(errors.TOO_LONG, f"The video is longer than {limits.max_seconds / 60:g} minutes.")
     return info
@@ -156,7 +159,7 @@ def sample_frames(path: str, n: int = 32, info: MediaInfo | None = None) -> list
     whole. Targets are times, not indices: correct under variable frame rate and lying frame counts.
     Rotation metadata is applied.
     """
-    info = info or probe(path, Limits(max_bytes=1 << 62, max_seconds=1e9, max_side=1 << 30))
+    info = info or probe(path, Limits(max_bytes=1 << 62, max_seconds=1e9, max_side=1 << 30, max_pixels=1 << 62))
     if info.kind == "image":
         return [Frame(0, 0.0, read_image(path))]
     try:

@@ -122,6 +122,20 @@ def test_bad_files_raise_a_media_error_with_a_code(clips, name, code):
     assert caught.value.code == code and caught.value.message
 
 
+def test_limits_refuse_big_pictures_by_side_and_by_pixel_count(tmp_path):
+    from PIL import Image
+
+    from ml.media import Limits
+
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 2000)).save(path)
+    assert probe(str(path), Limits(max_side=4000)).width == 3000
+    for limits in (Limits(max_side=2500), Limits(max_pixels=5_000_000)):
+        with pytest.raises(MediaError) as caught:
+            probe(str(path), limits)
+        assert caught.value.code == errors.TOO_LARGE
+
+
 # -- faces -----------------------------------------------------------------------------------------
 def test_one_face_is_tracked_through_the_clip(clips):
     frames = [f.image for f in sample_frames(str(clips["face"]), 16)]
