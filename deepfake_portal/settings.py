@@ -132,6 +132,8 @@ DETECTOR_CHECKPOINT = envstr("DETECTOR_CHECKPOINT", str(BASE_DIR / "ml" / "weigh
 DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 32)
 # onnx: ONNX Runtime, faster and without torch in the worker (ml/weights/detector.onnx); torch: PyTorch
 DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
+# Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
+DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
 
 # Result pages: scores within this distance of the model's threshold read "inconclusive", and so does

@@ -188,7 +188,8 @@ def get_predictor():
             from ml.inference import Predictor
 
             started = time.monotonic()
-            _predictor = Predictor.load(settings.DETECTOR_CHECKPOINT, backend=settings.DETECTOR_BACKEND)
+            _predictor = Predictor.load(settings.DETECTOR_CHECKPOINT, backend=settings.DETECTOR_BACKEND,
+                                        purify=settings.DETECTOR_PURIFY)
             logger.info(
                 "loaded detector %s from %s in %.1f s",
                 _predictor.model_version,

@@ -20,6 +20,7 @@ import torch
 
 from . import data as D
 from .checkpoint import load_checkpoint
+from .defences import jpeg, purify, resize_round_trip
 from .evaluate import roc_auc
 from .paths import DEFAULT_CHECKPOINT
 
@@ -58,21 +59,6 @@ def to_pixels(crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
 
 
-def jpeg(crops: np.ndarray, quality: int) -> np.ndarray:
-    out = []
-    for c in crops:  # OpenCV's codec expects BGR
-        ok, buf = cv2.imencode(".jpg", c[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        out.append(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-    return np.stack(out)
-
-
-def resize_round_trip(crops: np.ndarray, factor: float) -> np.ndarray:
-    s = crops.shape[1]
-    small = max(8, int(s * factor))
-    return np.stack([cv2.resize(cv2.resize(c, (small, small), interpolation=cv2.INTER_AREA), (s, s),
-                                interpolation=cv2.INTER_LINEAR) for c in crops])
-
-
 EVASIONS = {
     "jpeg_q50": lambda c, rng: jpeg(c, 50),
     "resize_0.5": lambda c, rng: resize_round_trip(c, 0.5),
@@ -80,11 +66,6 @@ EVASIONS = {
     "noise_sigma8": lambda c, rng: np.clip(c + rng.normal(0, 8, c.shape), 0, 255).astype(np.uint8),
     "colour_shift": lambda c, rng: np.clip(c.astype(np.int16) + np.array([12, -8, 10]), 0, 255).astype(np.uint8),
 }
-
-
-def purify(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The inference-time defence: a random down-and-up resize and a JPEG re-compression."""
-    return jpeg(resize_round_trip(crops, float(rng.uniform(0.6, 0.9))), int(rng.integers(60, 80)))
 
 
 def score(model, crops: np.ndarray, *, purified: bool = False, seed: int = 0) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import errors
 from .backends import OnnxScorer, TorchScorer, timed
+from .defences import purify
 from .errors import MediaError
 from .faces import FaceFinder, crop_face
 from .heatmap import overlay
@@ -46,7 +47,7 @@ CLIP_RULES: dict[str, Callable[[np.ndarray, float], float]] = {
 
 
 class Predictor:
-    def __init__(self, scorer, card: dict, *, backend: str):
+    def __init__(self, scorer, card: dict, *, backend: str, purify: bool = False):
         self.scorer = scorer
         self.card = card
         self.backend = backend
@@ -57,6 +58,7 @@ class Predictor:
         self.margin: float = float(pre["margin"])
         self.frames: int = int(pre.get("frames", 32))
         self.clip_rule = CLIP_RULES[card.get("clip_rule", "lstm")]
+        self.purify = purify  # the adversarial-input defence in ml/defences.py
         self.threads = getattr(scorer, "threads", None)
         self.faces = FaceFinder()
 
@@ -66,7 +68,7 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, backend: str = "torch",
-             threads: int | None = None) -> "Predictor":
+             threads: int | None = None, purify: bool = False) -> "Predictor":
         """``path``: a checkpoint (.pt), or for the ONNX backend also an .onnx file. With the ONNX
         backend and a .pt path, the .onnx beside it is used when it holds the same model version,
         otherwise the checkpoint is exported to a cache first."""
@@ -76,7 +78,7 @@ class Predictor:
             from .checkpoint import load_checkpoint
 
             model, card = load_checkpoint(path)
-            return cls(TorchScorer(model, threads), card, backend=backend)
+            return cls(TorchScorer(model, threads), card, backend=backend, purify=purify)
         if backend == "onnx":
             onnx_path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
             scorer = OnnxScorer(onnx_path, threads) if onnx_path.exists() else None
@@ -84,7 +86,7 @@ class Predictor:
                 from .export_onnx import export_checkpoint
 
                 scorer = OnnxScorer(export_checkpoint(path), threads)
-            return cls(scorer, scorer.card, backend=backend)
+            return cls(scorer, scorer.card, backend=backend, purify=purify)
         raise ValueError(f"unknown backend {backend!r}")
 
     # ------------------------------------------------------------------------------------------
@@ -134,7 +136,10 @@ class Predictor:
             with timed(timings, "crop"):
                 cropped = [crop_face(frames[p].image, track.faces[p].landmarks, self.input_size, self.margin)
                            for p in positions]
-            frame_logits, clip_logit = self.scorer(np.stack([c[0] for c in cropped]), timings)
+            crops = np.stack([c[0] for c in cropped])
+            if self.purify:
+                crops = purify(crops, np.random.default_rng())
+            frame_logits, clip_logit = self.scorer(crops, timings)
             probs = _sigmoid(frame_logits)
             score = float(probs[0]) if info.kind == "image" else self.clip_rule(probs, float(_sigmoid(clip_logit)))
             for row, (pos, prob) in enumerate(zip(positions, probs)):

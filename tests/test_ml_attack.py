@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from ml.attack import EVASIONS, fgsm, pgd, purify, summarise, to_pixels
+from ml.attack import EVASIONS, fgsm, pgd, summarise, to_pixels
+from ml.defences import purify
 from ml.models import build_model
 
 

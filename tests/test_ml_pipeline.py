@@ -233,6 +233,13 @@ def test_predict_a_face_clip_with_heatmaps(clips, predictor, tmp_path):
     assert {"decode", "faces", "crop", "cnn", "lstm", "gradcam", "heatmap_files"} <= set(result.timings)
 
 
+def test_purification_changes_scores_a_little_and_keeps_the_verdict_shape(clips, checkpoint):
+    plain = Predictor.load(checkpoint).predict(str(clips["face"]), frames=8)
+    purified = Predictor.load(checkpoint, purify=True).predict(str(clips["face"]), frames=8)
+    assert purified.status == "ok" and len(purified.frames) == len(plain.frames)
+    assert [f.score for f in purified.frames] != [f.score for f in plain.frames]
+
+
 def test_two_faces_clip_score_is_the_highest_track(clips, predictor):
     result = predictor.predict(str(clips["two"]), frames=8)
     assert result.status == "ok" and result.tracks == 2
