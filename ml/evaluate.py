@@ -515,6 +515,22 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def _retrain_line(card: dict) -> str:
+    """How to make these weights again: one run, or a run continued from an earlier one."""
+    evaluate = ("`python -m ml.evaluate --checkpoint ml/weights/detector.pt --update-card "
+                "--model-card ml/weights/MODEL_CARD.md`")
+    first = "`python -m ml.prepare && python -m ml.train --config ml/configs/default.json"
+    parent = card.get("initialised_from")
+    if not parent:
+        return f"{first}` then {evaluate}"
+    minutes = card.get("config", {}).get("max_minutes")
+    parent_minutes = (parent.get("config") or {}).get("max_minutes")
+    return (f"{first} --max-minutes {parent_minutes} --out runs/first.pt && python -m ml.train --config "
+            f"ml/configs/default.json --init-from runs/first.pt --max-minutes {minutes}` (this model continued "
+            f"`{parent['version']}`, whose own run was {((parent.get('training') or {}).get('wall_minutes'))} min), "
+            f"then {evaluate}")
+
+
 def model_card_markdown(card: dict, report: dict, eval_dir: Path) -> str:
     """The shipped MODEL_CARD.md: what the weights are, how they were made, what they score."""
     cfg = card.get("config", {})
@@ -530,8 +546,7 @@ def model_card_markdown(card: dict, report: dict, eval_dir: Path) -> str:
         f"{card['preprocessing']['margin']}, eyes level), normalised with mean {card['preprocessing']['mean']} / std {card['preprocessing']['std']}; up to {card['preprocessing']['frames']} frames per clip",
         f"- Output: per-frame P(fake) = sigmoid(frame logit); a video's P(fake) = clip rule `{card.get('clip_rule')}` over its face track (lstm = sigmoid(clip logit) of the LSTM; mean_frames = mean frame probability); an image's = its frame probability; the item's score is its most suspicious face track's",
         f"- Threshold: {card['threshold']} ({card.get('threshold_rule', '')})",
-        f"- Retrain: `python -m ml.prepare && python -m ml.train --config ml/configs/default.json` "
-        f"then `python -m ml.evaluate --checkpoint ml/weights/detector.pt --update-card --model-card ml/weights/MODEL_CARD.md`",
+        f"- Retrain: {_retrain_line(card)}",
         "", "## Data", "",
         f"- {data.get('source')}.",
         f"- Pseudo-fakes: {data.get('pseudo_fakes')}.",
@@ -555,6 +570,9 @@ def model_card_markdown(card: dict, report: dict, eval_dir: Path) -> str:
     for h in s1.get("history", []):
         lines.append(f"| {h['step']} | {h['minutes']} | {h['val_auc']} | {h['val_auc_by_method']} |")
     lines += ["", "## Limitations", "",
+              "- Trained from random weights (nothing pretrained can be downloaded here) on 2 CPU cores in two runs of "
+              "about 45 minutes (the second continued the first): a small network that has seen a few hundred thousand "
+              "crops. Treat a verdict as a screening signal, never as proof." if card.get("initialised_from") else
               "- Trained from random weights (nothing pretrained can be downloaded here) on 2 shared CPU cores within a "
               "45-minute budget: a small network that has seen a few tens of thousands of crops. Treat a verdict as a "
               "screening signal, never as proof.",
