@@ -14,13 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from . import data as D
 from .checkpoint import load_checkpoint
-from .defences import jpeg, purify, resize_round_trip
+from .augment import blur, jpeg, noise, resize
+from .defences import purify
 from .evaluate import roc_auc
 from .paths import DEFAULT_CHECKPOINT
 
@@ -59,11 +59,11 @@ def to_pixels(crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
 
 
-EVASIONS = {
-    "jpeg_q50": lambda c, rng: jpeg(c, 50),
-    "resize_0.5": lambda c, rng: resize_round_trip(c, 0.5),
-    "blur_sigma1.5": lambda c, rng: np.stack([cv2.GaussianBlur(x, (0, 0), 1.5) for x in c]),
-    "noise_sigma8": lambda c, rng: np.clip(c + rng.normal(0, 8, c.shape), 0, 255).astype(np.uint8),
+EVASIONS = {  # each maps N x H x W x 3 uint8 fakes to the same
+    "jpeg_q50": lambda c, rng: np.stack([jpeg(x, 50) for x in c]),
+    "resize_0.5": lambda c, rng: np.stack([resize(x, 0.5) for x in c]),
+    "blur_sigma1.5": lambda c, rng: np.stack([blur(x, 1.5) for x in c]),
+    "noise_sigma8": lambda c, rng: np.stack([noise(x, 8, rng) for x in c]),
     "colour_shift": lambda c, rng: np.clip(c.astype(np.int16) + np.array([12, -8, 10]), 0, 255).astype(np.uint8),
 }
 
