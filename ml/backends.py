@@ -13,11 +13,15 @@ with hooks and autograd (``ml.gradcam.GradCAM``); a test checks that both agree.
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .paths import checkpoint_digest
 
 MEAN, STD = 0.5, 0.5  # the model's input scale; the same as ml.models.MEAN/STD (checked in tests)
 
@@ -91,3 +95,31 @@ class OnnxScorer:
     def cams(self, rows: list[int], timings: dict) -> np.ndarray:
         with timed(timings, "gradcam"):
             return scale_cams(self._cams[0][rows], self.size)
+
+
+def onnx_card(onnx_path: str | os.PathLike) -> dict:
+    """The model card stored in an ONNX export's metadata (by ``ml.export_onnx``)."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    return json.loads(meta["card"])
+
+
+def fresh_onnx_beside(checkpoint: str | os.PathLike) -> Path | None:
+    """The .onnx beside a checkpoint, if it was exported from exactly these weights."""
+    onnx_path = Path(checkpoint).with_suffix(".onnx")
+    if onnx_path.exists() and onnx_card(onnx_path).get("weights_sha256") == checkpoint_digest(checkpoint):
+        return onnx_path
+    return None
+
+
+def read_card(path: str | os.PathLike) -> dict:
+    """A model's card without building the model: from the ONNX metadata when a fresh export exists
+    (no torch), else from the checkpoint."""
+    path = Path(path)
+    onnx_path = path if path.suffix == ".onnx" else fresh_onnx_beside(path)
+    if onnx_path is not None:
+        return onnx_card(onnx_path)
+    from .checkpoint import load_checkpoint
+
+    return load_checkpoint(path)[1]

@@ -25,7 +25,7 @@ from .errors import MediaError
 from .faces import FaceFinder, crop_face
 from .heatmap import overlay
 from .media import Limits, probe, sample_frames
-from .paths import DEFAULT_CHECKPOINT, checkpoint_digest
+from .paths import DEFAULT_CHECKPOINT
 from .result import AnalysedFrame, Prediction
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,17 @@ class Predictor:
             model, card = load_checkpoint(path)
             return cls(TorchScorer(model, threads), card, backend=backend, purify=purify)
         if backend == "onnx":
-            onnx_path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
-            scorer = OnnxScorer(onnx_path, threads) if onnx_path.exists() else None
-            if path.suffix != ".onnx" and (scorer is None or not _same_model(scorer.card, path)):
-                from .export_onnx import export_checkpoint
+            if path.suffix == ".onnx":
+                onnx_path = path
+            else:
+                from .backends import fresh_onnx_beside
 
-                scorer = OnnxScorer(export_checkpoint(path), threads)
+                onnx_path = fresh_onnx_beside(path)
+                if onnx_path is None:  # missing or exported from other weights
+                    from .export_onnx import export_checkpoint
+
+                    onnx_path = export_checkpoint(path)
+            scorer = OnnxScorer(onnx_path, threads)
             return cls(scorer, scorer.card, backend=backend, purify=purify)
         raise ValueError(f"unknown backend {backend!r}")
 
@@ -177,8 +182,3 @@ class Predictor:
             cv2.imwrite(stem + "_frame.jpg", plain[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
             row = by_key[(frame.index, track.id)]
             row.heatmap, row.thumbnail = stem + "_heatmap.jpg", stem + "_frame.jpg"
-
-
-def _same_model(card: dict, checkpoint: Path) -> bool:
-    """Whether an ONNX file's card matches the checkpoint's (version and weights digest)."""
-    return card.get("weights_sha256") == checkpoint_digest(checkpoint)

@@ -76,7 +76,8 @@ _card_cache: dict[str, tuple[float, dict | None]] = {}
 
 
 def model_card() -> dict | None:
-    """The deployed detector's model card (``load_checkpoint(path)[1]``), cached per file change."""
+    """The deployed detector's model card, cached per file change (read from the ONNX export's
+    metadata when it matches the checkpoint, so the web process need not load torch)."""
     path = str(settings.DETECTOR_CHECKPOINT)
     try:
         mtime = os.path.getmtime(path)
@@ -86,9 +87,9 @@ def model_card() -> dict | None:
     if cached and cached[0] == mtime:
         return cached[1]
     try:
-        from ml.checkpoint import load_checkpoint
+        from ml.backends import read_card
 
-        card = load_checkpoint(path)[1]
+        card = read_card(path)
     except Exception:  # torch missing in this process, a bad file: the page says there is no card
         logger.warning("could not read the model card from %s", path, exc_info=True)
         card = None

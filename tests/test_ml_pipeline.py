@@ -302,6 +302,14 @@ def test_onnx_backend_never_imports_torch(checkpoint, onnx_file, clips):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_the_card_is_read_from_a_fresh_onnx_export_without_torch(checkpoint, onnx_file):
+    code = ("import sys; from ml.backends import read_card; "
+            f"card = read_card({str(checkpoint)!r}); "
+            "assert card['version'] == 'untrained-seed0', card; assert 'torch' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_a_stale_onnx_file_is_not_used(checkpoint, onnx_file, tmp_path):
     other = tmp_path / "other.pt"
     init_untrained(other, seed=1)
