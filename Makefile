@@ -1,4 +1,5 @@
 # Deepfake Portal: `make run` (development, no services needed) and `make test` (MariaDB + Redis + real worker).
+# Both install the Debian packages they need first when they are missing (scripts/system_packages.sh).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,17 +17,29 @@ REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
 PORT ?= 8000
 
-.PHONY: help setup run test services db-user run-stack stop-stack screenshots
+# Debian packages: RUN_PACKAGES build the virtual environment (mysqlclient compiles against libmariadb);
+# TEST_PACKAGES add the services, ffmpeg (test clips), chromium (browser tests) and poppler (PDF pages).
+RUN_PACKAGES ?= python3-venv python3-dev build-essential pkg-config libmariadb-dev
+TEST_PACKAGES ?= ffmpeg chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2
+
+.PHONY: help setup run test services db-user run-stack stop-stack screenshots system-packages test-packages admin
 
 help:
 	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
 	@echo "make test       every test on MariaDB + Redis with a real Celery worker"
 	@echo "make run-stack  MariaDB, Redis, $(WORKERS) Celery workers and gunicorn on this machine"
 	@echo "make stop-stack stop the workers started by run-stack (gunicorn stops with Ctrl-C)"
+	@echo "make admin      create the first admin (superuser) in the development database"
+
+# Missing Debian packages are installed as root, else with sudo, else make stops with the apt-get line.
+system-packages:
+	@bash scripts/system_packages.sh $(RUN_PACKAGES)
+test-packages:
+	@bash scripts/system_packages.sh $(RUN_PACKAGES) $(TEST_PACKAGES)
 
 # The virtual environment, reinstalled only when requirements.txt changes.
-setup: $(STAMP)
-$(STAMP): requirements.txt client/pyproject.toml
+setup: system-packages $(STAMP)
+$(STAMP): requirements.txt client/pyproject.toml | system-packages
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --editable ./client
@@ -38,8 +51,13 @@ run: setup
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# MariaDB and Redis: started here if they are not answering already.
-services:
+# The first admin: a superuser in the development database (`make admin DATABASE_URL=mysql://...` for another).
+admin: setup
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py createsuperuser
+
+# MariaDB and Redis: installed if missing, started here if they are not answering already.
+services: test-packages
 	@mysqladmin --silent ping >/dev/null 2>&1 || { \
 	  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true; \
 	  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; }
@@ -59,7 +77,7 @@ db-user: services
 	  GRANT ALL PRIVILEGES ON *.* TO '$(DB_USER)'@'localhost'; \
 	  CREATE DATABASE IF NOT EXISTS \`$(DB_NAME)\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
 
-test: setup db-user
+test: test-packages setup db-user
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
 	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
