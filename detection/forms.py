@@ -6,5 +6,6 @@ class UploadForm(forms.Form):
         label="Video or image",
         help_text="Video: mp4, mov, webm, avi, mkv. Image: jpg, png, webp.",
         widget=forms.ClearableFileInput(attrs={"accept": "video/*,image/jpeg,image/png,image/webp"}),
+        error_messages={"required": "No file arrived. Choose a file, or try again if the upload was interrupted."},
         allow_empty_file=True,  # the upload service gives the clearer message for empty files
     )

@@ -92,3 +92,106 @@ def test_same_content_from_another_user_gets_its_own_analysis(owner_client, outs
     post(owner_client, "a.mp4", clips["face"].read_bytes())
     post(outsider_client, "a.mp4", clips["face"].read_bytes())
     assert Media.objects.count() == 2
+
+
+# --- the upload page's script: one JSON request per file -------------------------------------
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+@pytest.fixture
+def fresh_root(settings, tmp_path):
+    """A private root of this test's own, so "nothing stored" is not confused by earlier tests' files."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+def post_json(client, name: str, content: bytes):
+    return client.post(reverse("detection:upload"), {"file": SimpleUploadedFile(name, content)}, **JSON)
+
+
+def test_the_page_shows_the_limits_before_choosing(owner_client, settings):
+    settings.UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+    settings.UPLOAD_MAX_SECONDS = 120
+    settings.UPLOADS_PER_HOUR = 7
+    page = owner_client.get(reverse("detection:upload")).content.decode()
+    limits = page[page.index('id="upload-limits"'):page.index('id="upload-form"')]
+    for words in ("50 MB", "2 minutes", "8000 pixels", "7 files an hour", "mp4, mov, webm, avi, mkv", "jpg, png, webp"):
+        assert words in limits, words
+    assert 'data-max-bytes="52428800"' in page
+    assert "js/upload.js" in page
+    # Without the script the plain form still posts one file with its CSRF token.
+    assert 'enctype="multipart/form-data"' in page and "csrfmiddlewaretoken" in page
+    assert 'type="submit"' in page
+
+
+def test_a_json_upload_answers_with_its_result_and_status_urls(owner_client, owner, clips):
+    response = post_json(owner_client, "face.mp4", clips["face"].read_bytes())
+    assert response.status_code == 201
+    body = response.json()
+    media = Media.objects.get(owner=owner)
+    assert body["ok"] is True and body["created"] is True and body["id"] == media.pk
+    assert body["result_url"] == reverse("detection:result", args=[media.pk])
+    assert body["status_url"] == reverse("detection:status", args=[media.pk])
+    assert body["status"]["status"] == DetectionJob.Status.QUEUED and body["status"]["final"] is False
+    # The same bytes again: the existing analysis, not a new one.
+    again = post_json(owner_client, "again.mp4", clips["face"].read_bytes())
+    assert again.status_code == 200 and again.json()["created"] is False and again.json()["id"] == media.pk
+    assert Media.objects.count() == 1 and DetectionJob.objects.count() == 1
+
+
+@pytest.mark.parametrize("name, content, code, words", [
+    ("empty.mp4", b"", "empty_file", "The file is empty."),
+    ("notes.mp4", b"just some text, not a video\n" * 20, "unsupported_type", "not a supported video"),
+])
+def test_a_refused_json_upload_says_why_as_json(owner_client, fresh_root, name, content, code, words):
+    response = post_json(owner_client, name, content)
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["ok"] is False and words in body["error"]
+    assert [e["code"] for e in body["errors"]] == [code]
+    assert Media.objects.count() == 0 and stored_files(fresh_root) == []
+
+
+def test_an_over_limit_json_upload_says_so(owner_client, fresh_root, clips, settings):
+    settings.UPLOAD_MAX_BYTES = 10_000
+    body = post_json(owner_client, "big.mp4", clips["face"].read_bytes()).json()
+    assert "larger than" in body["error"] and body["errors"][0]["code"] == "too_large"
+    assert Media.objects.count() == 0 and stored_files(fresh_root) == []
+
+
+def test_json_uploads_keep_the_rate_limit(owner_client, clips, settings):
+    settings.UPLOADS_PER_HOUR = 1
+    assert post_json(owner_client, "one.mp4", clips["face"].read_bytes()).status_code == 201
+    response = post_json(owner_client, "two.mp4", clips["no_face"].read_bytes())
+    assert response.status_code == 400 and "too many files" in response.json()["error"]
+    assert Media.objects.count() == 1
+
+
+def test_json_uploads_need_the_csrf_token(owner, clips):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = post_json(client, "face.mp4", clips["face"].read_bytes())
+    assert response.status_code == 403
+    assert Media.objects.count() == 0
+
+
+def test_a_body_cut_short_is_not_stored(owner_client, fresh_root, clips):
+    """A cancelled upload: the connection ends before Content-Length bytes arrived."""
+    import io
+
+    boundary = "cut-short-boundary"
+    data = clips["face"].read_bytes()
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"face.mp4\"\r\n"
+            f"Content-Type: video/mp4\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    arrived = body[: len(body) * 2 // 3]
+    response = owner_client.generic(
+        "POST", reverse("detection:upload"), arrived, content_type=f"multipart/form-data; boundary={boundary}",
+        CONTENT_LENGTH=str(len(body)), **{"wsgi.input": io.BytesIO(arrived)}, **JSON,
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "required"
+    assert "No file arrived" in response.json()["error"]
+    assert Media.objects.count() == 0 and stored_files(fresh_root) == []
