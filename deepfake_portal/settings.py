@@ -116,8 +116,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Uploads and heatmaps live here, outside any public URL; only detection.views.media_file serves them.
+# Uploads, heatmaps and thumbnails (detection.storage): "local", a folder outside any public URL
+# (PRIVATE_MEDIA_ROOT, which web and workers must share), or "s3", a private bucket on S3-compatible object
+# storage, so workers on other machines share nothing but the services. Only the owner-checked views
+# serve them: streamed, or (PRIVATE_STORAGE_REDIRECT, S3 only) by a presigned URL that lasts
+# PRIVATE_STORAGE_URL_SECONDS.
+PRIVATE_STORAGE = envstr("PRIVATE_STORAGE", "local")
 PRIVATE_MEDIA_ROOT = Path(envstr("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
+S3_ENDPOINT_URL = envstr("S3_ENDPOINT_URL")  # empty: AWS itself
+S3_BUCKET = envstr("S3_BUCKET", "portal-private")
+S3_ACCESS_KEY_ID = envstr("S3_ACCESS_KEY_ID")  # empty: boto3's usual chain (environment, instance role)
+S3_SECRET_ACCESS_KEY = envstr("S3_SECRET_ACCESS_KEY")
+S3_REGION = envstr("S3_REGION", "us-east-1")
+S3_PREFIX = envstr("S3_PREFIX")  # key prefix inside the bucket
+PRIVATE_STORAGE_REDIRECT = envbool("PRIVATE_STORAGE_REDIRECT", False)
+PRIVATE_STORAGE_URL_SECONDS = envint("PRIVATE_STORAGE_URL_SECONDS", 60)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
 UPLOAD_MAX_SECONDS = envfloat("UPLOAD_MAX_SECONDS", 600.0)
@@ -148,7 +161,13 @@ CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
-CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "detection")
+# Queues by work type: images and videos up to LONG_VIDEO_SECONDS go to DETECTION_QUEUE (also the default
+# queue, e.g. for webhooks), longer videos to DETECTION_LONG_QUEUE, each read by its own workers, so a
+# long video never holds up an image.
+DETECTION_QUEUE = envstr("CELERY_QUEUE", "detection")
+DETECTION_LONG_QUEUE = envstr("CELERY_LONG_QUEUE", "detection-long")
+LONG_VIDEO_SECONDS = envfloat("LONG_VIDEO_SECONDS", 60.0)
+CELERY_TASK_DEFAULT_QUEUE = DETECTION_QUEUE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -164,6 +183,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": DETECTION_HARD_TIME_LIM
 # longer in Redis is sent again, at most SWEEP_MAX_REQUEUES times; then it fails with code "stuck".
 SWEEP_QUEUED_SECONDS = envint("SWEEP_QUEUED_SECONDS", 120)
 SWEEP_MAX_REQUEUES = envint("SWEEP_MAX_REQUEUES", 3)
+# A running job's worker writes a heartbeat every JOB_HEARTBEAT_SECONDS; one silent for
+# JOB_HEARTBEAT_TIMEOUT is taken as dead on whatever host it ran, and its job is claimed again.
+JOB_HEARTBEAT_SECONDS = envfloat("JOB_HEARTBEAT_SECONDS", 5.0)
+JOB_HEARTBEAT_TIMEOUT = envfloat("JOB_HEARTBEAT_TIMEOUT", 60.0)
+# Stored files that no row names (a process died between storing and committing) are removed by the
+# sweeper once older than this, checked every SWEEP_ORPHANS_EVERY seconds by `sweep_jobs --every`.
+SWEEP_ORPHAN_SECONDS = envint("SWEEP_ORPHAN_SECONDS", 3600)
+SWEEP_ORPHANS_EVERY = envint("SWEEP_ORPHANS_EVERY", 600)
 
 # Moderation (moderation/): a finished job is flagged for review when its score is at least
 # MODERATION_SCORE_THRESHOLD, or within MODERATION_INCONCLUSIVE_BAND of the detector's own threshold.

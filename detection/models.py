@@ -63,6 +63,9 @@ class DetectionJob(models.Model):
     enqueued_at = models.DateTimeField(default=timezone.now)
     requeues = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.CharField(max_length=128, blank=True)
+    # Written every JOB_HEARTBEAT_SECONDS while a worker runs the job: a claim from another host whose
+    # heartbeat stopped is known dead without asking that host.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,6 +1,7 @@
 """Writes: accept an upload, enqueue its analysis, run a job and record how it ended."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -35,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 # Errors worth a retry: the database went away for a moment. Anything else is a recorded failure.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+try:  # object storage that refuses or is away: a storage error like a full disk
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS: tuple = (BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover - boto3 is only needed with PRIVATE_STORAGE=s3
+    STORAGE_ERRORS = ()
 MAX_ATTEMPTS = 3  # claims per job, retries and redeliveries included
 PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes within one stage
 
@@ -92,10 +99,15 @@ def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadRe
     if Media.objects.filter(owner=owner, created__gte=since).count() >= settings.UPLOADS_PER_HOUR:
         raise UploadRejected(errors.RATE_LIMITED, errors.MESSAGES[errors.RATE_LIMITED])
 
-    uploads_dir = os.path.join(private_storage.location, "uploads")
-    os.makedirs(uploads_dir, exist_ok=True)
-    incoming = os.path.join(uploads_dir, f".incoming-{secrets.token_hex(16)}")
-    stored_path = None
+    # The bytes land in a local file first (probed, hashed): in the storage folder itself when it is
+    # local (then renamed into place), else in a temporary folder and then uploaded to the bucket.
+    if private_storage.is_local:
+        incoming_dir = os.path.join(private_storage.path(""), "uploads")
+    else:
+        incoming_dir = settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
+    os.makedirs(incoming_dir, exist_ok=True)
+    incoming = os.path.join(incoming_dir, f".incoming-{secrets.token_hex(16)}")
+    stored_name = None
     try:
         limits = upload_limits()
         sha256, size = _receive(uploaded, incoming, limits.max_bytes)
@@ -109,8 +121,11 @@ def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadRe
             return UploadResult(existing, created=False)
 
         name = f"uploads/{secrets.token_hex(16)}.{info.format}"
-        stored_path = private_storage.path(name)
-        os.replace(incoming, stored_path)
+        if private_storage.is_local:
+            os.replace(incoming, private_storage.path(name))
+        else:
+            private_storage.save_file(name, incoming)
+        stored_name = name
         try:
             with transaction.atomic():
                 media = Media.objects.create(
@@ -129,12 +144,14 @@ def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadRe
                 transaction.on_commit(partial(enqueue_analysis, job.pk))
         except IntegrityError:
             # The same content arrived twice at once: keep the first.
-            os.unlink(stored_path)
+            private_storage.delete(stored_name)
+            stored_name = None
             return UploadResult(Media.objects.get(owner=owner, sha256=sha256), created=False)
         return UploadResult(media, created=True)
     except BaseException:
-        if stored_path and os.path.exists(stored_path) and not Media.objects.filter(file=name).exists():
-            os.unlink(stored_path)
+        # Not committed: remove the stored file (if this process dies first, the sweeper's orphan pass does).
+        if stored_name and not Media.objects.filter(file=stored_name).exists():
+            _remove([stored_name])
         raise
     finally:
         if os.path.exists(incoming):
@@ -154,6 +171,20 @@ def enqueue_analysis(job_id: int) -> None:
         logger.warning("job %s: broker unavailable, left queued for the sweeper", job_id, exc_info=True)
 
 
+def queue_for(*, kind: str, duration: float) -> str:
+    """The queue for a job by its work: long videos on their own queue, everything else on the fast one."""
+    if kind == Media.Kind.VIDEO and duration > settings.LONG_VIDEO_SECONDS:
+        return settings.DETECTION_LONG_QUEUE
+    return settings.DETECTION_QUEUE
+
+
+def detection_queues() -> list[str]:
+    """Every queue a detection message may wait in (the Celery default queue too: retries, old messages)."""
+    from deepfake_portal.celery import app
+
+    return list(dict.fromkeys([settings.DETECTION_QUEUE, settings.DETECTION_LONG_QUEUE, app.conf.task_default_queue]))
+
+
 def send_analysis(job_id: int) -> None:
     """Celery over the broker, or (no broker set) a thread of this process. Raises if the broker is down."""
     from .tasks import analyse_media
@@ -161,7 +192,9 @@ def send_analysis(job_id: int) -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         threading.Thread(target=_run_inline, args=(job_id,), name=f"job-{job_id}", daemon=True).start()
     else:
-        analyse_media.delay(job_id)
+        media = Media.objects.filter(job__pk=job_id).values("kind", "duration").first() or {}
+        queue = queue_for(kind=media.get("kind", ""), duration=media.get("duration") or 0.0)
+        analyse_media.apply_async(args=(job_id,), queue=queue)
 
 
 def _run_inline(job_id: int) -> None:
@@ -250,16 +283,25 @@ def _claimer_is_dead(claimed_by: str) -> bool:
     return False
 
 
+def _heartbeat_stopped(heartbeat_at) -> bool:
+    """The claimer's heartbeat (any host) is older than JOB_HEARTBEAT_TIMEOUT. No heartbeat: unknown."""
+    if heartbeat_at is None:
+        return False
+    return heartbeat_at < timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+
+
 def _release_if_claimer_died(job_id: int, abandoned_claim: str = "") -> bool:
     """A running job whose worker was killed (kill -9, OOM) goes back to queued at once, so the
-    redelivered message (or the sweeper) can claim it again without waiting for the deadline."""
-    row = DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING).values("claimed_by").first()
+    redelivered message (or the sweeper) can claim it again without waiting for the deadline: a dead
+    process on this host, or a claim on any host whose heartbeat stopped."""
+    row = (DetectionJob.objects.filter(pk=job_id, status=DetectionJob.Status.RUNNING)
+           .values("claimed_by", "heartbeat_at").first())
     # Also a claim that was abandoned: the database went away mid-job, so the job could not be released
     # for its retry; the retry names that claim (it may run in another worker), or runs in this process,
     # which runs one job at a time.
     claim = row["claimed_by"] if row else ""
     abandoned = bool(claim) and claim in (process_identity(), *abandoned_claim.split(","))
-    if row is None or not (abandoned or _claimer_is_dead(claim)):
+    if row is None or not (abandoned or _claimer_is_dead(claim) or _heartbeat_stopped(row["heartbeat_at"])):
         return False
     released = DetectionJob.objects.filter(
         pk=job_id, status=DetectionJob.Status.RUNNING, claimed_by=row["claimed_by"]
@@ -269,21 +311,56 @@ def _release_if_claimer_died(job_id: int, abandoned_claim: str = "") -> bool:
     return bool(released)
 
 
-def job_run(*, job_id: int, abandoned_claim: str = "") -> None:
+class _Heartbeat:
+    """A daemon thread that stamps the job's heartbeat_at while this process holds its claim."""
+
+    def __init__(self, job_id: int, claim: str):
+        self.job_id, self.claim = job_id, claim
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=2)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
+                try:
+                    DetectionJob.objects.filter(
+                        pk=self.job_id, status=DetectionJob.Status.RUNNING, claimed_by=self.claim
+                    ).update(heartbeat_at=timezone.now())
+                except TRANSIENT_ERRORS:
+                    logger.warning("job %s: heartbeat not recorded", self.job_id)
+                    connection.close()
+        finally:
+            connection.close()
+
+
+def job_run(*, job_id: int, abandoned_claim: str = "", heartbeat: bool = False) -> None:
     """Claim a queued job, analyse its media and end it in done or failed. Safe to call twice.
 
     ``abandoned_claim``: on a retry after a database error, the claims (comma-separated host:pid) the
-    failed tries may have left behind.
+    failed tries may have left behind. ``heartbeat``: stamp the job every JOB_HEARTBEAT_SECONDS while it
+    runs (workers do), so a claimer that dies on another host is noticed.
     """
     _release_if_claimer_died(job_id, abandoned_claim)
     claimable = _claimable()
+    claim = process_identity()
     claimed = DetectionJob.objects.filter(claimable, pk=job_id, attempts__lt=MAX_ATTEMPTS).update(
         status=DetectionJob.Status.RUNNING,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
         stage="starting",
         progress=0,
-        claimed_by=process_identity(),
+        claimed_by=claim,
     )
     if claimed != 1:
         # Out of attempts (e.g. its worker kept getting killed): end it rather than leave it hanging.
@@ -292,14 +369,18 @@ def job_run(*, job_id: int, abandoned_claim: str = "") -> None:
         logger.info("job %s: not claimable (already running or final), skipping", job_id)
         return
     try:
-        _analyse(DetectionJob.objects.select_related("media").get(pk=job_id))
+        with _Heartbeat(job_id, claim) if heartbeat else contextlib.nullcontext():
+            job = DetectionJob.objects.select_related("media").get(pk=job_id)
+            if job.attempts > 1:
+                _discard_leftovers(job_id)
+            _analyse(job)
     except TRANSIENT_ERRORS:
         job_release(job_id=job_id)
         raise
     except SoftTimeLimitExceeded:
         logger.warning("job %s: soft time limit reached", job_id)
         job_fail(job_id=job_id, code=errors.TIMEOUT, message=errors.MESSAGES[errors.TIMEOUT])
-    except OSError:  # writing heatmaps to storage failed (disk full, permissions): nothing was kept
+    except (OSError, *STORAGE_ERRORS):  # reading or writing storage failed (disk full, bucket away): nothing kept
         logger.exception("job %s: storage write failed", job_id)
         job_fail(job_id=job_id, code=errors.STORAGE_ERROR, message=errors.MESSAGES[errors.STORAGE_ERROR])
     except Exception:
@@ -307,11 +388,20 @@ def job_run(*, job_id: int, abandoned_claim: str = "") -> None:
         job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
 
 
+def _discard_leftovers(job_id: int) -> None:
+    """Files an earlier, interrupted attempt stored for this job (never committed: the job is not done)."""
+    removed = private_storage.delete_prefix(f"jobs/{job_id}/")
+    if removed:
+        logger.info("job %s: removed %d files left by an earlier attempt", job_id, removed)
+
+
 def _analyse(job: DetectionJob) -> None:
     predictor = get_predictor()
-    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir:
+    # Local storage: the file itself. Object storage: a temporary download, removed whatever happens.
+    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir, \
+            private_storage.local_copy(job.media.file.name, directory=heatmap_dir) as media_path:
         prediction = predictor.predict(
-            job.media.file.path,
+            media_path,
             frames=settings.DETECTOR_FRAMES,
             heatmap_dir=heatmap_dir,
             max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
@@ -331,10 +421,15 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
         return ""
     ext = os.path.splitext(source)[1].lower() or ".bin"
     name = private_storage.generate_filename(f"{prefix}{secrets.token_hex(8)}{ext}")
-    path = private_storage.path(name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    shutil.copyfile(source, path)
-    saved.append(path)
+    if private_storage.is_local:
+        path = private_storage.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(source, path)
+    else:
+        saved.append(name)  # before the upload: a half-written object is removed too
+        private_storage.save_file(name, source)
+        return name
+    saved.append(name)
     return name
 
 
@@ -392,7 +487,10 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
         )
         with transaction.atomic():
             FrameResult.objects.bulk_create(rows)
-            updated = DetectionJob.objects.filter(pk=job.pk, status=DetectionJob.Status.RUNNING).update(
+            # Only under this process's claim: a worker that was taken for dead (and replaced) drops its result.
+            updated = DetectionJob.objects.filter(
+                pk=job.pk, status=DetectionJob.Status.RUNNING, claimed_by=job.claimed_by
+            ).update(
                 status=DetectionJob.Status.DONE,
                 progress=100,
                 stage="done",
@@ -424,12 +522,13 @@ class _JobNoLongerRunning(Exception):
     pass
 
 
-def _remove(paths: list[str]) -> None:
-    for path in paths:
+def _remove(names: list[str]) -> None:
+    """Delete stored files by name; a failure is logged (the sweeper's orphan pass removes them later)."""
+    for name in names:
         try:
-            os.unlink(path)
-        except OSError:
-            pass
+            private_storage.delete(name)
+        except Exception:  # noqa: BLE001 - storage may be away; never mask the caller's own outcome
+            logger.warning("could not remove %s from storage", name, exc_info=True)
 
 
 def job_fail(*, job_id: int, code: str, message: str, model_version: str = "", timings: dict | None = None) -> None:
@@ -553,10 +652,10 @@ def broker_pending_job_ids() -> set[int] | None:
         with app.connection_for_write() as connection:
             channel = connection.default_channel
             client = channel.client
-            queue = app.conf.task_default_queue
             payloads = []
-            for priority in channel.priority_steps:
-                payloads += client.lrange(channel._q_for_pri(queue, priority), 0, -1)
+            for queue in detection_queues():
+                for priority in channel.priority_steps:
+                    payloads += client.lrange(channel._q_for_pri(queue, priority), 0, -1)
     except Exception as exc:  # noqa: BLE001
         logger.warning("sweep: cannot read the broker's queue: %s", exc)
         return None
@@ -573,14 +672,76 @@ def media_delete(*, media: Media) -> None:
     if job is not None:
         for heatmap, thumbnail in FrameResult.objects.filter(job=job).values_list("heatmap", "thumbnail"):
             names += [heatmap, thumbnail]
-    job_dir = private_storage.path(f"jobs/{job.pk}") if job is not None else None
-    paths = [private_storage.path(name) for name in names if name]
+    job_prefix = f"jobs/{job.pk}/" if job is not None else None
     with transaction.atomic():
         media.delete()
-        transaction.on_commit(partial(_remove_files, paths, job_dir))
+        transaction.on_commit(partial(_remove_files, [name for name in names if name], job_prefix))
 
 
-def _remove_files(paths: list[str], directory: str | None) -> None:
-    _remove(paths)
-    if directory and os.path.isdir(directory):
-        shutil.rmtree(directory, ignore_errors=True)
+def _remove_files(names: list[str], prefix: str | None) -> None:
+    _remove(names)
+    if prefix:
+        try:
+            private_storage.delete_prefix(prefix)
+        except Exception:  # noqa: BLE001 - the orphan sweep finds what is left
+            logger.warning("could not remove %s from storage", prefix, exc_info=True)
+
+
+# --- files no row names -------------------------------------------------------------------------
+
+
+@dataclass
+class OrphanReport:
+    removed: list[str]
+    kept_young: int  # unreferenced, but younger than the age limit (may be about to be committed)
+
+
+def storage_sweep(*, older_than: float | None = None) -> OrphanReport:
+    """Remove stored files that no row names: an upload whose row was never committed (the web process
+    died in between), results of a job that is gone, or of an attempt that never finished. Files of a
+    job still queued or running are left to it (its next attempt clears them), and so is anything
+    younger than ``older_than`` seconds (default SWEEP_ORPHAN_SECONDS)."""
+    older_than = settings.SWEEP_ORPHAN_SECONDS if older_than is None else older_than
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    report = OrphanReport(removed=[], kept_young=0)
+
+    def batches(prefix: str, size: int = 500):
+        batch = []
+        for name, modified in private_storage.walk(prefix):
+            batch.append((name, modified))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def drop(name: str, modified) -> None:
+        if modified >= cutoff:
+            report.kept_young += 1
+            return
+        _remove([name])
+        report.removed.append(name)
+
+    for batch in batches("uploads/"):
+        known = set(Media.objects.filter(file__in=[n for n, _ in batch]).values_list("file", flat=True))
+        for name, modified in batch:
+            if name not in known:
+                drop(name, modified)
+    for batch in batches("jobs/"):
+        by_job: dict[int, list] = {}
+        for name, modified in batch:
+            part = name.split("/")[1] if name.count("/") >= 2 else ""
+            by_job.setdefault(int(part) if part.isdigit() else -1, []).append((name, modified))
+        status = dict(DetectionJob.objects.filter(pk__in=list(by_job)).values_list("pk", "status"))
+        names = [n for n, _ in batch]
+        known = set(FrameResult.objects.filter(heatmap__in=names).values_list("heatmap", flat=True))
+        known |= set(FrameResult.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True))
+        for job_id, files in by_job.items():
+            if status.get(job_id) in (DetectionJob.Status.QUEUED, DetectionJob.Status.RUNNING):
+                continue
+            for name, modified in files:
+                if name not in known:
+                    drop(name, modified)
+    if report.removed:
+        logger.info("storage sweep: removed %d orphaned files", len(report.removed))
+    return report

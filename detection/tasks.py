@@ -15,7 +15,8 @@ from . import errors, services
 )
 def analyse_media(self, job_id: int, abandoned_claim: str = "") -> None:
     try:
-        services.job_run(job_id=job_id, abandoned_claim=abandoned_claim)
+        services.job_run(job_id=job_id, abandoned_claim=abandoned_claim,
+                         heartbeat=not settings.CELERY_TASK_ALWAYS_EAGER)  # in-process runs need none
     except services.TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             services.job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])

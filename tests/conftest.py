@@ -141,8 +141,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         database_url = _test_database_url(connection.settings_dict)
 
-    # This process sends to the test queue; the worker listens only there.
+    # This process sends to the test queue (both work types); the worker listens only there.
     celery_app.conf.task_default_queue = WORKER_QUEUE
+    settings.DETECTION_QUEUE = settings.DETECTION_LONG_QUEUE = WORKER_QUEUE
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
