@@ -24,7 +24,8 @@ def test_it_logs_in_and_out(client, owner):
     assert response.status_code == 302
     assert client.get(reverse("detection:upload")).status_code == 200
     client.post(reverse("logout"))
-    assert client.get(reverse("detection:upload")).status_code == 302
+    assert client.get(reverse("detection:history")).status_code == 302
+    assert 'id="front-title"' in client.get(reverse("detection:upload")).content.decode()  # the front page
 
 
 def test_it_changes_password(owner_client, owner):
