@@ -2,12 +2,15 @@
 import json
 import mimetypes
 import os
+import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,19 +34,72 @@ def _get_media_for_user(request, pk: int):
     return get_object_or_404(selectors.media_list_for_user(request.user), pk=pk)
 
 
+def _wants_json(request) -> bool:
+    """The upload page's script asks for JSON (one request per file); a plain form post gets HTML."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _human_seconds(s: float) -> str:
+    if s >= 60 and s % 60 == 0:
+        minutes = int(s // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{s:g} second{'s' if s != 1 else ''}"
+
+
+def upload_limits_context() -> dict:
+    """The limits the upload service enforces, in words for the page (and in numbers for its script)."""
+    limits = services.upload_limits()
+    return {
+        "max_bytes": limits.max_bytes,
+        "max_size": _human_bytes(limits.max_bytes),
+        "max_duration": _human_seconds(limits.max_seconds),
+        "max_side": limits.max_side,
+        "per_hour": settings.UPLOADS_PER_HOUR,
+        "video_types": "mp4, mov, webm, avi, mkv",
+        "image_types": "jpg, png, webp",
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
+    # A post is always bound, so one whose file never arrived (cut short: Django keeps only complete
+    # parts) gets the form's "no file" error rather than a bare form.
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         try:
             result = services.media_upload(owner=request.user, uploaded=form.cleaned_data["file"])
         except services.UploadRejected as exc:
-            form.add_error("file", exc.message)
+            form.add_error("file", ValidationError(exc.message, code=exc.code))
         else:
+            if _wants_json(request):
+                media = result.media
+                return JsonResponse({
+                    "ok": True,
+                    "created": result.created,
+                    "id": media.pk,
+                    "name": media.original_name,
+                    "kind": media.kind,
+                    "result_url": reverse("detection:result", args=[media.pk]),
+                    "status_url": reverse("detection:status", args=[media.pk]),
+                    "status": selectors.job_status(media.job),
+                }, status=201 if result.created else 200)
             return redirect("detection:result", pk=result.media.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "detection/upload.html", {"form": form}, status=status)
+    if request.method == "POST" and _wants_json(request):
+        errors = [e for field_errors in form.errors.get_json_data().values() for e in field_errors]
+        return JsonResponse({"ok": False, "error": " ".join(e["message"] for e in errors), "errors": errors},
+                            status=status)
+    return render(request, "detection/upload.html", {"form": form, "limits": upload_limits_context()},
+                  status=status)
 
 
 @login_required
