@@ -198,6 +198,8 @@ MODERATION_SCORE_THRESHOLD = envfloat("MODERATION_SCORE_THRESHOLD", 0.9)
 MODERATION_INCONCLUSIVE_BAND = envfloat("MODERATION_INCONCLUSIVE_BAND", 0.1)
 # The model health page warns when this week's scores drift from the reference by more than this PSI.
 MODERATION_DRIFT_PSI_WARNING = envfloat("MODERATION_DRIFT_PSI_WARNING", 0.2)
+# ... but only once this week has at least this many scores: PSI and KS on a handful of scores are noise.
+MODERATION_DRIFT_MIN_SCORES = envint("MODERATION_DRIFT_MIN_SCORES", 200)
 
 # REST API (api/): token or session auth, per-user and per-token rates, errors as {"error": {"code", ...}}.
 REST_FRAMEWORK = {
