@@ -61,7 +61,7 @@ def upload_limits_context() -> dict:
         "max_bytes": limits.max_bytes,
         "max_size": _human_bytes(limits.max_bytes),
         "max_duration": _human_seconds(limits.max_seconds),
-        "max_side": limits.max_side,
+        "max_side": f"{limits.max_side:,}",
         "per_hour": settings.UPLOADS_PER_HOUR,
         "video_types": "mp4, mov, webm, avi, mkv",
         "image_types": "jpg, png, webp",

@@ -61,9 +61,14 @@ def _small_png(path: Path) -> None:
 
 
 def _upload(page, base_url: str, path: Path) -> None:
+    """Choose a file on the upload page: its script sends it at once and lists it with a link to its
+    result (followed here) or with its error (tests/test_browser_upload.py covers that page itself)."""
     page.goto(f"{base_url}/")
     page.set_input_files("#id_file", str(path))
-    page.click("form button[type=submit]:has-text('Upload')")
+    item = page.locator("#upload-list .upload-item").last
+    item.locator(".upload-link, .upload-error").first.wait_for()
+    if item.locator(".upload-link").count():
+        item.locator(".upload-link").click()
 
 
 @pytest.mark.browser
@@ -186,7 +191,7 @@ def test_the_result_pages_in_a_real_browser(live_server, celery_worker, browser,
 
     # A corrupt file is refused with its reason in plain words.
     _upload(page, base, broken)
-    assert "damaged" in page.locator(".errorlist").inner_text()
+    assert "damaged" in page.locator("#upload-list .upload-error").inner_text()
 
     # History lists both with a verdict and a thumbnail; deleting the image removes it.
     page.goto(f"{base}/history/")
