@@ -69,9 +69,8 @@ def _make_s3(config: tuple):
         querystring_auth=True,  # any URL it makes is presigned
         querystring_expire=seconds,
         file_overwrite=True,  # names are random: skip the HEAD request a rename check would cost
-        signature_version="s3v4",
-        addressing_style="path",
-        client_config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60),
+        client_config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                             retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60),
     )
 
 
@@ -158,7 +157,7 @@ class PrivateStorage(Storage):
 
     def _s3_object(self, name: str):
         backend = self.backend
-        return backend.bucket.Object(backend._normalize_name(backend._clean_name(name)))
+        return backend.bucket.Object(backend._normalize_name(_s3_clean(name)))
 
     def stream(self, name: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The bytes of ``name`` from ``start`` to ``end`` (inclusive; None: to the end), in chunks,
@@ -215,7 +214,7 @@ class PrivateStorage(Storage):
 
     def _delete_many(self, names: list[str]) -> None:
         backend = self.backend
-        keys = [{"Key": backend._normalize_name(backend._clean_name(n))} for n in names]
+        keys = [{"Key": backend._normalize_name(_s3_clean(n))} for n in names]
         if keys:
             backend.bucket.delete_objects(Delete={"Objects": keys, "Quiet": True})
 
@@ -239,6 +238,12 @@ class PrivateStorage(Storage):
         for obj in backend.bucket.objects.filter(Prefix=full_prefix):
             name = obj.key[len(location) + 1:] if location else obj.key
             yield name, obj.last_modified
+
+
+def _s3_clean(name: str) -> str:
+    from storages.utils import clean_name
+
+    return clean_name(name)
 
 
 def _content_type(name: str) -> str:
