@@ -15,19 +15,25 @@ DB_PASSWORD ?= portal
 MYSQL_DATABASE_URL ?= mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/$(DB_NAME)
 REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
+LONG_WORKERS ?= 1
 PORT ?= 8000
+# The S3 server (moto's server mode, an emulator; see README "Storage") for the tests and run-stack.
+S3_PORT ?= 9000
+S3_ENDPOINT ?= http://127.0.0.1:$(S3_PORT)
+S3_BUCKET ?= portal-private
+STORAGE ?= s3
 
 # Debian packages: RUN_PACKAGES build the virtual environment (mysqlclient compiles against libmariadb);
 # TEST_PACKAGES add the services, ffmpeg (test clips), chromium (browser tests) and poppler (PDF pages).
 RUN_PACKAGES ?= python3-venv python3-dev build-essential pkg-config libmariadb-dev
 TEST_PACKAGES ?= ffmpeg chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2
 
-.PHONY: help setup run test services db-user run-stack stop-stack screenshots system-packages test-packages admin
+.PHONY: help setup run test services s3-server db-user run-stack stop-stack screenshots system-packages test-packages admin
 
 help:
 	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
 	@echo "make test       every test on MariaDB + Redis with a real Celery worker"
-	@echo "make run-stack  MariaDB, Redis, $(WORKERS) Celery workers and gunicorn on this machine"
+	@echo "make run-stack  MariaDB, Redis, the S3 server, $(WORKERS)+$(LONG_WORKERS) Celery workers (fast+long queue), sweeper, gunicorn"
 	@echo "make stop-stack stop the workers started by run-stack (gunicorn stops with Ctrl-C)"
 	@echo "make admin      create the first admin (superuser) in the development database"
 
@@ -68,6 +74,10 @@ services: test-packages
 	@for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; \
 	  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis did not start"; exit 1; }
 
+# The S3 server: moto_server (from requirements.txt) on 127.0.0.1:$(S3_PORT), started if nothing answers.
+s3-server: setup
+	@$(PY) bench/s3server.py serve $(S3_PORT) var/log/s3.log
+
 # The portal's MariaDB user (root logs in by unix socket; the portal connects over TCP).
 # ALL on *.* so the test runner can create and drop its test database.
 db-user: services
@@ -77,26 +87,36 @@ db-user: services
 	  GRANT ALL PRIVILEGES ON *.* TO '$(DB_USER)'@'localhost'; \
 	  CREATE DATABASE IF NOT EXISTS \`$(DB_NAME)\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
 
-test: test-packages setup db-user
+test: test-packages setup db-user s3-server
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
-	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \
+	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) S3_TEST_ENDPOINT_URL=$(S3_ENDPOINT) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
-# The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/.
-run-stack: setup db-user stop-stack
+# The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/. Files go to the
+# bucket $(S3_BUCKET) on the S3 server (STORAGE=local: var/private instead). WORKERS read the fast queue
+# (images, short clips), LONG_WORKERS the long-video queue.
+run-stack: setup db-user s3-server stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
 	@mkdir -p var/run var/log
 	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
 	@set -e; export DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \
-	  SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"; \
+	  SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	  PRIVATE_STORAGE=$(STORAGE) S3_ENDPOINT_URL=$(S3_ENDPOINT) S3_BUCKET=$(S3_BUCKET) \
+	  S3_ACCESS_KEY_ID="$${S3_ACCESS_KEY_ID:-portal-dev-access-key}" S3_SECRET_ACCESS_KEY="$${S3_SECRET_ACCESS_KEY:-portal-dev-secret-key}"; \
 	  $(PY) manage.py migrate --noinput; \
+	  if [ "$(STORAGE)" = s3 ]; then $(PY) bench/s3server.py create-bucket $(S3_ENDPOINT) $(S3_BUCKET); fi; \
+	  fast="$${CELERY_QUEUE:-detection}"; long="$${CELERY_LONG_QUEUE:-detection-long}"; \
 	  for i in $$(seq $(WORKERS)); do \
-	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -n worker$$i@%h --loglevel=INFO \
+	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$fast" -n worker$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \
 	  done; \
+	  for i in $$(seq $(LONG_WORKERS)); do \
+	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$long" -n worker-long$$i@%h --loglevel=INFO \
+	      --detach --pidfile=var/run/worker-long$$i.pid --logfile=var/log/worker-long$$i.log; \
+	  done; \
 	  nohup $(PY) manage.py sweep_jobs --every 30 >var/log/sweeper.log 2>&1 & echo $$! >var/run/sweeper.pid; \
-	  echo "$(WORKERS) workers started (logs in var/log); portal at http://127.0.0.1:$(PORT)"; \
+	  echo "$(WORKERS) workers on $$fast, $(LONG_WORKERS) on $$long (logs in var/log); files in $(STORAGE) storage; portal at http://127.0.0.1:$(PORT)"; \
 	  exec $(VENV)/bin/gunicorn deepfake_portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --timeout 300
 
 stop-stack:

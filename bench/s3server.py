@@ -115,9 +115,24 @@ def env(endpoint: str, bucket: str) -> dict[str, str]:
             "S3_ACCESS_KEY_ID": ACCESS_KEY, "S3_SECRET_ACCESS_KEY": SECRET_KEY, "S3_REGION": REGION}
 
 
-if __name__ == "__main__":  # `python bench/s3server.py create-bucket ENDPOINT BUCKET` (make run-stack)
-    if len(sys.argv) == 4 and sys.argv[1] == "create-bucket":
+def serve(port: int, log: Path) -> None:
+    """Make sure an S3 server answers on 127.0.0.1:``port``: one already there, or a new moto_server
+    left running in the background (like `redis-server --daemonize`), its log in ``log``."""
+    endpoint = f"http://127.0.0.1:{port}"
+    if answers(endpoint):
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    _, process = start_server(port, log=log)
+    print(f"moto_server (S3) started at {endpoint}, pid {process.pid}, log {log}")
+
+
+USAGE = "usage: s3server.py serve PORT [LOG] | create-bucket ENDPOINT BUCKET"
+
+if __name__ == "__main__":  # used by the Makefile (test, run-stack)
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), Path(sys.argv[3] if len(sys.argv) == 4 else "var/log/s3.log"))
+    elif len(sys.argv) == 4 and sys.argv[1] == "create-bucket":
         create_bucket(sys.argv[2], sys.argv[3])
         print(f"bucket {sys.argv[3]} ready at {sys.argv[2]}")
     else:
-        sys.exit("usage: s3server.py create-bucket ENDPOINT BUCKET")
+        sys.exit(USAGE)

@@ -1,4 +1,5 @@
-"""Re-enqueue jobs the broker lost or whose worker died; fail those out of tries (services.jobs_sweep).
+"""Re-enqueue jobs the broker lost or whose worker died; fail those out of tries (services.jobs_sweep);
+and, every SWEEP_ORPHANS_EVERY seconds, remove stored files no row names (services.storage_sweep).
 
 Runs once, or with --every N as a small long-lived process (make run-stack starts one). It talks to the
 database and sends plain messages, so it works while Celery workers are down and keeps trying while
@@ -6,6 +7,7 @@ Redis is down, which a Celery beat schedule could not.
 """
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
@@ -20,10 +22,24 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=0, help="with --every: stop after this many runs")
         parser.add_argument("--queued-after", type=float, default=None,
                             help="seconds a queued job's message may be missing (default SWEEP_QUEUED_SECONDS)")
+        parser.add_argument("--orphans-every", type=float, default=None,
+                            help="seconds between orphaned-file sweeps (default SWEEP_ORPHANS_EVERY; 0: never)")
 
-    def handle(self, *args, every: float, runs: int, queued_after, **options):
+    def handle(self, *args, every: float, runs: int, queued_after, orphans_every, **options):
+        orphans_every = settings.SWEEP_ORPHANS_EVERY if orphans_every is None else orphans_every
         done = 0
+        orphans_at = float("-inf")
         while True:
+            if orphans_every and time.monotonic() - orphans_at >= orphans_every:
+                orphans_at = time.monotonic()
+                try:
+                    orphans = services.storage_sweep()
+                except Exception as exc:  # storage or the database is away: next time
+                    self.stderr.write(f"orphan sweep failed: {exc}")
+                    close_old_connections()
+                else:
+                    self.stdout.write(f"orphaned files removed {len(orphans.removed)} "
+                                      f"(kept {orphans.kept_young} younger than SWEEP_ORPHAN_SECONDS)")
             try:
                 report = services.jobs_sweep(queued_after=queued_after)
             except Exception as exc:  # the database is away: say so, try again next time
