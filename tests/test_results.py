@@ -2,15 +2,19 @@
 import io
 import json
 import os
+import re
 import secrets
+import shutil
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from detection import services, verdicts
+from detection import reports, services, verdicts
 from detection.models import DetectionJob, FrameResult, Media
 from detection.storage import private_storage
 from ml.result import AnalysedFrame, Prediction
@@ -38,13 +42,14 @@ def _jpeg(colour=(200, 80, 40), size=(320, 240)) -> bytes:
 
 
 def make_analysis(owner, *, score=0.9, name="clip.mp4", kind="video", frames=3, heatmaps=2,
-                  created=None, status=DetectionJob.Status.DONE, box=(40, 40, 140, 160)) -> Media:
+                  created=None, status=DetectionJob.Status.DONE, box=(40, 40, 140, 160), duration=2.0,
+                  model_card=None) -> Media:
     """A finished upload with its file, job, frame rows and heatmap files, as the worker leaves it."""
     media = Media.objects.create(
         owner=owner, original_name=name, sha256=secrets.token_hex(32), kind=kind,
         format="mp4" if kind == "video" else "jpg",
         file=_write(f"uploads/{secrets.token_hex(8)}.bin", os.urandom(4096)),
-        size=4096, duration=2.0 if kind == "video" else 0.0, width=640, height=360,
+        size=4096, duration=duration if kind == "video" else 0.0, width=640, height=360,
     )
     if created:
         Media.objects.filter(pk=media.pk).update(created=created)
@@ -56,7 +61,8 @@ def make_analysis(owner, *, score=0.9, name="clip.mp4", kind="video", frames=3, 
         DetectionJob.objects.filter(pk=job.pk).update(
             score=score, threshold=0.5, label="fake" if score >= 0.5 else "real", faces_found=frames,
             verdict=verdict.key, verdict_reason=verdict.reason, model_version="test-model-v1", progress=100,
-            stage="done", model_card={"version": "test-model-v1", "training_data": "unit tests", "threshold": 0.5},
+            stage="done",
+            model_card=model_card or {"version": "test-model-v1", "training_data": "unit tests", "threshold": 0.5},
             started_at=now, finished_at=now, timings={"decode": 0.1, "faces": 0.2},
         )
         for n in range(frames):
@@ -64,8 +70,8 @@ def make_analysis(owner, *, score=0.9, name="clip.mp4", kind="video", frames=3, 
             FrameResult.objects.create(
                 job=job, index=n * 10, time=n * 0.5, x0=box[0], y0=box[1], x1=box[2], y1=box[3],
                 score=min(1.0, score + 0.01 * n), track=0,
-                heatmap=_write(f"jobs/{job.pk}/h{n}.jpg", _jpeg()) if with_heatmap else "",
-                thumbnail=_write(f"jobs/{job.pk}/t{n}.jpg", _jpeg((90, 90, 90))) if with_heatmap else "",
+                heatmap=_write(f"jobs/{job.pk}/h{n}.jpg", _jpeg((200, 80 + 5 * n, 40))) if with_heatmap else "",
+                thumbnail=_write(f"jobs/{job.pk}/t{n}.jpg", _jpeg((90, 90, 90 + 5 * n))) if with_heatmap else "",
             )
     media.refresh_from_db()
     return media
@@ -294,12 +300,134 @@ def test_the_json_report_holds_file_verdict_frames_model_and_times(owner_client,
     assert report["times"]["finished_at"] and report["times"]["stage_seconds"] == {"decode": 0.1, "faces": 0.2}
 
 
-def test_the_pdf_report_is_a_pdf_with_the_heatmaps_in_it(owner_client, owner):
-    media = make_analysis(owner, heatmaps=2)
-    response = owner_client.get(reverse("detection:report_pdf", args=[media.pk]))
+# A model card as the detector writes it: nested metrics that must never reach the PDF as a dict.
+CARD = {
+    "version": "sbi-test-v2", "date": "2026-11-26T11:55:55+00:00", "threshold": 0.5, "clip_rule": "lstm",
+    "backend": "onnx", "input_size": 128, "frames": 32,
+    "training_data": {"source": "../shared/data/train", "pseudo_fakes": "self-blended images"},
+    "metrics": {
+        "validation": {"frame_auc": 0.73, "clip_metrics_at_threshold": {"confusion": {"tn": 62, "fp": 8}}},
+        "test": {"frames_clean": {"n": 1000, "roc_auc": 0.7033, "confusion": {"tn": 499}},
+                 "video_clips_shipped": {"n": 145, "roc_auc": 0.6755}},
+        "dev": {"video_lstm": {"n": 17, "roc_auc": 0.3167}},
+        "dev_robustness": {"clean": {"image_auc": 0.7508, "image_counts": {"ok": 334, "no_face": 36}}},
+    },
+}
+
+
+def _tool(*args: str) -> bytes:
+    from tests.conftest import require
+
+    require(shutil.which(args[0]) is not None, f"{args[0]} (poppler-utils) is not installed")
+    return subprocess.run(args, capture_output=True, check=True, timeout=60).stdout
+
+
+def _pdf(client, media, tmp_path) -> Path:
+    response = client.get(reverse("detection:report_pdf", args=[media.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
-    assert response.content.count(b"/Subtype /Image") == 2
+    path = tmp_path / f"report-{media.pk}.pdf"
+    path.write_bytes(response.content)
+    return path
+
+
+def _pages(path: Path) -> int:
+    return int(re.search(rb"^Pages:\s+(\d+)", _tool("pdfinfo", str(path)), re.M)[1])
+
+
+def _text(path: Path, *pages: int) -> str:
+    span = ["-f", str(pages[0]), "-l", str(pages[-1])] if pages else []
+    return " ".join(_tool("pdftotext", *span, str(path), "-").decode().split())
+
+
+def _images(path: Path) -> list[dict]:
+    """pdfimages -list: one row per image drawn (page, width, height in pixels)."""
+    rows = _tool("pdfimages", "-list", str(path)).decode().splitlines()[2:]
+    return [{"page": int(r.split()[0]), "width": int(r.split()[3]), "height": int(r.split()[4])} for r in rows]
+
+
+def test_the_pdf_of_a_typical_clip_is_two_pages_in_words_not_dicts(owner_client, owner, tmp_path):
+    # A 9 s clip: 32 analysed frames, heatmaps for the 8 most suspicious faces (the worker's defaults).
+    media = make_analysis(owner, score=0.93, name="interview.mp4", frames=32, heatmaps=8, duration=9.0,
+                          model_card=CARD)
+    path = _pdf(owner_client, media, tmp_path)
+    assert _pages(path) <= 2
+    text = _text(path)
+    assert "{'" not in text and '{"' not in text and "confusion" not in text
+    # File facts and sha256, the verdict in words with the confidence the result page shows, and a caveat.
+    assert "interview.mp4" in text and media.sha256 in text and "640 x 360" in text and "9.0 s" in text
+    assert "Likely fake" in text and "Confidence 93%" in text and "threshold 0.50" in text
+    assert "not proof" in text
+    # The model in one paragraph, with its headline figures.
+    model = text[text.index("The model "):text.index("Every analysed face")]
+    assert "sbi-test-v2" in model and "trained 2026-11-26" in model
+    for figure in ("0.70 on 1,000 held-out face frames", "0.68 on 145 held-out video clips",
+                   "0.75 on 334 independent dev images", "0.32 on 17 independent dev videos"):
+        assert figure in model, model
+    # Every analysed face is listed, last.
+    assert text.rstrip().rsplit("Every analysed face", 1)[1].count(" s ") >= 32
+
+
+def test_the_pdf_draws_the_score_timeline(owner_client, owner, tmp_path):
+    """The chart is drawn, not just titled: its dots show in the rendered page below the heading."""
+    media = make_analysis(owner, score=0.93, frames=32, heatmaps=0, duration=9.0)
+    path = _pdf(owner_client, media, tmp_path)
+    text = _text(path, 1)
+    assert "Score over time" in text and "0 s" in text and "threshold 0.50" in text
+    bbox = _tool("pdftotext", "-f", "1", "-l", "1", "-bbox", str(path), "-").decode()
+    words = re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', bbox)
+    top = next(float(words[i][1]) for i in range(len(words) - 2)
+               if [w[2] for w in words[i:i + 3]] == ["Score", "over", "time"])
+    _tool("pdftoppm", "-png", "-r", "72", "-f", "1", "-l", "1", str(path), str(tmp_path / "page"))
+    image = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
+    chart = image.crop((0, int(top), image.width, int(top + 50 * 72 / 25.4)))
+    red = sum(1 for r, g, b in chart.getdata() if r > 150 and g < 90 and b < 90)  # dots over the threshold
+    assert red > 32 * 3, red
+    assert _images(path) == []  # vector lines, no picture
+
+
+def test_the_pdf_shows_the_most_suspicious_faces_enlarged_with_and_without_heatmaps(owner_client, owner, tmp_path):
+    media = make_analysis(owner, score=0.93, frames=32, heatmaps=8, duration=9.0)
+    images = _images(_pdf(owner_client, media, tmp_path))
+    assert len(images) == 2 * reports.TOP_FACES  # each of the top faces plain and with its heatmap
+    assert all(i["width"] == i["height"] == reports.FACE_PIXELS for i in images)
+
+
+def test_a_face_crop_is_the_face_box_from_the_stored_frame(owner, tmp_path):
+    """The stored frames are scaled down; the box is in the original's pixels; the crop keeps the face
+    in its middle and enlarges it."""
+    media = make_analysis(owner, frames=1, heatmaps=1, box=(300, 120, 380, 220))  # a 640 x 360 original
+    frame = media.job.frames.get()
+    small = Image.new("RGB", (320, 180), (90, 90, 90))
+    small.paste((0, 200, 0), (150, 60, 190, 110))  # the face box at half size, in green
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    _write(frame.thumbnail.name, buffer.getvalue())
+    plain, heat = reports._face_crops(frame, media)
+    assert plain.size == heat.size == (reports.FACE_PIXELS, reports.FACE_PIXELS)
+    centre = plain.getpixel((reports.FACE_PIXELS // 2, reports.FACE_PIXELS // 2))
+    assert centre[1] > 150 and centre[0] < 60, centre
+    corner = plain.getpixel((3, 3))
+    assert abs(corner[0] - 90) < 20 and abs(corner[1] - 90) < 20, corner  # context around the face
+
+
+def test_a_long_table_runs_past_two_pages_only_at_the_end(owner_client, owner, tmp_path):
+    media = make_analysis(owner, score=0.93, frames=240, heatmaps=8, duration=120.0, model_card=CARD)
+    path = _pdf(owner_client, media, tmp_path)
+    pages = _pages(path)
+    assert pages > 2
+    first_two = _text(path, 1, 2)
+    assert "Score over time" in first_two and "The most suspicious faces" in first_two
+    assert "The model" in first_two and "Every analysed face" in first_two
+    rest = _text(path, 3, pages)
+    assert "Time Face Score" in rest and "suspicious" not in rest and "The model" not in rest
+
+
+def test_the_model_paragraph_reads_whatever_the_card_holds():
+    assert reports.headline_figures({}) == []
+    paragraph = reports.model_paragraph({"version": "v0", "metrics": {"validation": {"frame_auc": 0.61}}})
+    assert "version v0" in paragraph and "0.61 on validation face frames" in paragraph
+    assert "{" not in reports.model_paragraph(CARD)
 
 
 def test_a_failed_job_still_has_reports(owner_client, owner):
