@@ -97,8 +97,13 @@ def model_card() -> dict | None:
     return card
 
 
-def model_health(*, days: int = 14, now=None) -> dict:
-    """Jobs per day, processing times, failures by code, agreement and score drift, for the health page."""
+def model_health(*, days: int = 14, min_days_shown: int = 7, now=None) -> dict:
+    """Jobs per day, processing times, failures by code, agreement and score drift, for the health page.
+
+    ``per_day`` runs from the first day with a job in the last ``days`` (or ``min_days_shown`` days ago,
+    whichever is earlier) to today, each day with its jobs (done, failed) and processing times; it is empty
+    when there was no job at all.
+    """
     now = now or timezone.now()
     since = now - timedelta(days=days)
     rows = list(
@@ -106,14 +111,28 @@ def model_health(*, days: int = 14, now=None) -> dict:
         .values_list("queued_at", "started_at", "finished_at", "status", "error_code")
     )
     today = timezone.localtime(now).date()
-    per_day = {today - timedelta(days=k): 0 for k in range(days - 1, -1, -1)}
+    window = {today - timedelta(days=k): {"count": 0, "done": 0, "failed": 0, "durations": []}
+              for k in range(days - 1, -1, -1)}
     durations = []
     for queued_at, started_at, finished_at, status, _ in rows:
-        day = timezone.localtime(queued_at).date()
-        if day in per_day:
-            per_day[day] += 1
+        day = window.get(timezone.localtime(queued_at).date())
+        if day is not None:
+            day["count"] += 1
+            day["done"] += status == DetectionJob.Status.DONE
+            day["failed"] += status == DetectionJob.Status.FAILED
         if status == DetectionJob.Status.DONE and started_at and finished_at:
-            durations.append((finished_at - started_at).total_seconds())
+            seconds = (finished_at - started_at).total_seconds()
+            durations.append(seconds)
+            if day is not None:
+                day["durations"].append(seconds)
+    busy = [day for day, row in window.items() if row["count"]]
+    first = min(busy[0], today - timedelta(days=min_days_shown - 1)) if busy else today + timedelta(days=1)
+    per_day = [
+        {"day": day, "count": row["count"], "done": row["done"], "failed": row["failed"],
+         "median_seconds": stats.percentile(row["durations"], 50),
+         "p95_seconds": stats.percentile(row["durations"], 95)}
+        for day, row in window.items() if day >= first
+    ]
     final, failures = stats.failure_rates((status, code) for *_, status, code in rows)
 
     agreement = stats.agreement(
@@ -123,7 +142,7 @@ def model_health(*, days: int = 14, now=None) -> dict:
     )
     return {
         "days": days,
-        "per_day": [{"day": day, "count": n} for day, n in per_day.items()],
+        "per_day": per_day,
         "jobs": len(rows),
         "final": final,
         "median_seconds": stats.percentile(durations, 50),
@@ -158,9 +177,17 @@ def score_drift(*, now=None, reference_weeks: int = 4) -> dict:
     psi = stats.psi(ref_hist, cur_hist) if ref_hist else None
     ks = stats.ks_statistic(ref_scores, current) if ref_scores else None
     limit = settings.MODERATION_DRIFT_PSI_WARNING
+    # PSI and KS on a handful of scores are noise: no warning until this week (and a reference made of
+    # earlier weeks' scores) holds MODERATION_DRIFT_MIN_SCORES. A model card's reference is taken as it is.
+    min_scores = settings.MODERATION_DRIFT_MIN_SCORES
+    reference_count = sum(ref_hist) if ref_hist else 0
+    enough = len(current) >= min_scores and (card_source.startswith("validation_scores")
+                                             or reference_count >= min_scores)
     return {
         "current_count": len(current),
-        "reference_count": sum(ref_hist) if ref_hist else 0,
+        "reference_count": reference_count,
+        "min_scores": min_scores,
+        "enough_scores": enough,
         "reference_source": source,
         "card_has_validation_scores": card_source.startswith("validation_scores"),
         "current_hist": cur_hist,
@@ -168,5 +195,5 @@ def score_drift(*, now=None, reference_weeks: int = 4) -> dict:
         "psi": psi,
         "ks": ks,
         "threshold": limit,
-        "warning": psi is not None and psi > limit,
+        "warning": enough and psi is not None and psi > limit,
     }

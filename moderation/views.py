@@ -14,7 +14,7 @@ from detection import selectors as detection_selectors
 from detection.sendfile import private_file_response
 from detection.views import CONTENT_TYPES
 
-from . import selectors, services
+from . import charts, selectors, services
 from .models import AuditEntry, ModerationItem
 
 moderator_required = permission_required("detection.review_media", raise_exception=True)
@@ -136,4 +136,11 @@ def frame_file(request, pk: int, which: str):
 @moderator_required
 @require_GET
 def health(request):
-    return render(request, "moderation/health.html", {"health": selectors.model_health()})
+    health = selectors.model_health()
+    drift = health["drift"]
+    pictures = {
+        "jobs": charts.jobs_per_day(health["per_day"]),
+        "times": charts.processing_time_per_day(health["per_day"]),
+        "scores": charts.score_histogram(drift["current_hist"], drift["reference_hist"]),
+    }
+    return render(request, "moderation/health.html", {"health": health, "charts": pictures})

@@ -1,6 +1,11 @@
 """The model health page's numbers on known data: jobs per day, processing percentiles, failures by code,
-detector-moderator agreement, and score drift against the model card or the weeks before."""
+detector-moderator agreement, and score drift against the model card or the weeks before; and its charts
+(inline SVG drawn on the server), whose geometry is checked against the same data."""
 import math
+import os
+import re
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -8,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from moderation import selectors, services, stats
+from moderation import charts, selectors, services, stats
 
 from .moderation_helpers import make_job, make_user
 
@@ -89,7 +94,13 @@ def test_health_numbers_on_known_data(known_data):
     today = timezone.localtime(known_data["now"] - timedelta(minutes=30)).date()
     yesterday = timezone.localtime(known_data["now"] - timedelta(days=1, minutes=30)).date()
     assert per_day[today] == 5 and per_day[yesterday] == 3 and sum(per_day.values()) == 8
-    assert len(per_day) == 14
+    # Jobs only today and yesterday: the last seven days are shown, not fourteen rows of mostly zeros.
+    assert list(per_day) == [today - timedelta(days=k) for k in range(6, -1, -1)]
+    rows = {row["day"]: row for row in health["per_day"]}
+    assert (rows[today]["done"], rows[today]["failed"]) == (5, 0)
+    assert (rows[yesterday]["done"], rows[yesterday]["failed"]) == (0, 3)
+    assert rows[today]["median_seconds"] == pytest.approx(30.0) and rows[today]["p95_seconds"] == pytest.approx(48.0)
+    assert rows[yesterday]["median_seconds"] is None
     assert health["median_seconds"] == pytest.approx(30.0)
     assert health["p95_seconds"] == pytest.approx(48.0)
     assert health["final"] == 8
@@ -102,7 +113,8 @@ def test_health_numbers_on_known_data(known_data):
     assert agreement["table"] == {"fake->fake": 1, "fake->real": 1, "real->fake": 1}
 
 
-def test_drift_against_previous_weeks_when_the_card_has_no_validation_scores(known_data):
+def test_drift_against_previous_weeks_when_the_card_has_no_validation_scores(known_data, settings):
+    settings.MODERATION_DRIFT_MIN_SCORES = 4  # this week has 5 scores, the four weeks before 4
     drift = selectors.score_drift(now=known_data["now"])
     assert not drift["card_has_validation_scores"]
     assert drift["current_count"] == 5 and drift["reference_count"] == 4
@@ -110,7 +122,22 @@ def test_drift_against_previous_weeks_when_the_card_has_no_validation_scores(kno
     assert drift["reference_hist"] == [1, 3, 0, 0, 0, 0, 0, 0, 0, 0]
     assert drift["psi"] == pytest.approx(stats.psi(drift["reference_hist"], drift["current_hist"]))
     assert drift["ks"] == pytest.approx(0.8)  # at 0.15: all four earlier scores, 1 of 5 this week
-    assert drift["warning"]
+    assert drift["enough_scores"] and drift["warning"]
+    settings.MODERATION_DRIFT_MIN_SCORES = 5  # enough this week, but a reference of earlier weeks needs as many
+    drift = selectors.score_drift(now=known_data["now"])
+    assert drift["psi"] > settings.MODERATION_DRIFT_PSI_WARNING and not drift["warning"]
+
+
+def test_no_drift_warning_below_the_minimum_number_of_scores(known_data, settings, monkeypatch):
+    """A card reference and a week of 5 very different scores: PSI is huge, yet 5 scores warn of nothing."""
+    monkeypatch.setattr(selectors, "model_card", lambda: {"validation_scores": [0.01 * k for k in range(1, 40)]})
+    assert settings.MODERATION_DRIFT_MIN_SCORES == 200  # the default
+    drift = selectors.score_drift(now=known_data["now"])
+    assert drift["psi"] > 1 and drift["current_count"] == 5
+    assert not drift["enough_scores"] and not drift["warning"]
+    settings.MODERATION_DRIFT_MIN_SCORES = 5  # a card's reference is taken as it is, whatever its size
+    drift = selectors.score_drift(now=known_data["now"])
+    assert drift["enough_scores"] and drift["warning"]
 
 
 def test_drift_against_the_model_cards_validation_scores(known_data, monkeypatch):
@@ -123,6 +150,7 @@ def test_drift_against_the_model_cards_validation_scores(known_data, monkeypatch
 
 
 def test_the_health_page_shows_the_numbers_and_the_warning(known_data, settings):
+    settings.MODERATION_DRIFT_MIN_SCORES = 4
     client = Client()
     client.force_login(known_data["moderator"])
     page = client.get(reverse("moderation:health"))
@@ -133,3 +161,123 @@ def test_the_health_page_shows_the_numbers_and_the_warning(known_data, settings)
     assert "no_face" in html and "Agreement: <strong>33%</strong>" in html
     settings.MODERATION_DRIFT_PSI_WARNING = 100.0
     assert 'id="drift-warning"' not in client.get(reverse("moderation:health")).content.decode()
+
+
+def test_the_page_says_how_many_scores_it_is_based_on_and_why_it_does_not_warn(known_data):
+    client = Client()
+    client.force_login(known_data["moderator"])
+    html = client.get(reverse("moderation:health")).content.decode()
+    assert "Based on <strong>5</strong> scores from this week" in html
+    assert 'id="too-few-scores"' in html and "at least 200 this week" in html
+    assert 'id="drift-warning"' not in html
+
+
+def test_the_minimum_comes_from_the_environment():
+    code = "from django.conf import settings; print(settings.MODERATION_DRIFT_MIN_SCORES)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "deepfake_portal.settings", "SECRET_KEY": "x",
+           "MODERATION_DRIFT_MIN_SCORES": "37"}
+    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], env=env,
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "37"
+
+
+# --- the charts -------------------------------------------------------------------------------
+
+
+def _svg(html: str, figure_id: str) -> str:
+    match = re.search(rf'<figure class="chart" id="{figure_id}">\s*(<svg .*?</svg>)', html, re.S)
+    assert match, f"no chart #{figure_id}"
+    return match.group(1)
+
+
+def _rects(svg: str, cls: str) -> list[dict]:
+    return [{k: float(v) for k, v in re.findall(r'(x|y|width|height)="([\d.]+)"', tag)}
+            for tag in re.findall(rf'<rect class="{cls}" [^>]*>', svg)]
+
+
+def test_nice_ceiling_rounds_up_to_one_two_or_five():
+    assert [charts.nice_ceiling(v) for v in (0, 0.3, 1, 3, 5, 7, 12, 48, 120)] == [1, 0.5, 1, 5, 5, 10, 20, 50, 200]
+
+
+def test_the_page_draws_jobs_per_day_as_bars_to_scale(known_data):
+    client = Client()
+    client.force_login(known_data["moderator"])
+    html = client.get(reverse("moderation:health")).content.decode()
+    svg = _svg(html, "jobs-chart")
+    assert 'role="img"' in svg and "<desc" in svg and "8 jobs in all" in svg
+    assert svg.count('<g class="day">') == 7  # one slot per day shown
+    done, failed = _rects(svg, "bar"), _rects(svg, "bar bar-failed")
+    assert len(done) == 1 and len(failed) == 1  # today: 5 done; yesterday: 3 failed
+    plot_height = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    assert done[0]["height"] == pytest.approx(plot_height, abs=0.1)  # 5 of a 5-job axis
+    assert failed[0]["height"] == pytest.approx(plot_height * 3 / 5, abs=0.1)
+    assert failed[0]["x"] < done[0]["x"]  # yesterday left of today
+    assert done[0]["y"] + done[0]["height"] == pytest.approx(failed[0]["y"] + failed[0]["height"])  # one baseline
+    assert "<script" not in html and "cdn" not in html.lower()
+
+
+def test_the_page_draws_processing_time_per_day(known_data):
+    client = Client()
+    client.force_login(known_data["moderator"])
+    svg = _svg(client.get(reverse("moderation:health")).content.decode(), "times-chart")
+    medians = re.findall(r'<circle class="dot-median" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    p95s = re.findall(r'<rect class="dot-p95" x="([\d.]+)" y="([\d.]+)"', svg)
+    assert len(medians) == 1 and len(p95s) == 1  # only today has finished jobs
+    y_max = charts.nice_ceiling(48.0)  # 50 s
+    plot_height = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    y_median = float(medians[0][1])
+    assert y_median == pytest.approx(charts.HEIGHT - charts.BOTTOM - plot_height * 30 / y_max, abs=0.1)
+    assert float(p95s[0][1]) + 4 == pytest.approx(charts.HEIGHT - charts.BOTTOM - plot_height * 48 / y_max, abs=0.1)
+
+
+def test_a_day_without_finished_jobs_breaks_the_time_lines():
+    today = timezone.localdate()
+    days = [{"day": today - timedelta(days=2), "median_seconds": 2.0, "p95_seconds": 4.0},
+            {"day": today - timedelta(days=1), "median_seconds": None, "p95_seconds": None},
+            {"day": today, "median_seconds": 3.0, "p95_seconds": 5.0}]
+    chart = charts.processing_time_per_day(days)
+    assert chart["median"]["path"].count("M") == 2 and "L" not in chart["median"]["path"]
+    assert charts.processing_time_per_day(days[1:2]) is None
+
+
+def test_the_score_histogram_is_drawn_over_the_cards_reference(known_data, monkeypatch):
+    reference = {"bins": [k / 10 for k in range(11)], "counts": [0, 10, 0, 0, 30, 0, 0, 0, 0, 60]}
+    monkeypatch.setattr(selectors, "model_card", lambda: {"version": "v1", "validation_scores": reference})
+    client = Client()
+    client.force_login(known_data["moderator"])
+    html = client.get(reverse("moderation:health")).content.decode()
+    svg = _svg(html, "score-chart")
+    bars = _rects(svg, "bar")
+    assert len(bars) == 4  # this week's scores 0.95, 0.92, 0.45, 0.1, 0.2 fill bins 1, 2, 4 and 9
+    plot_height = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    y_max = charts.nice_ceiling(60)  # the tallest share: the reference's 60% (this week: 40% in bin 9)
+    assert [b["height"] for b in bars] == pytest.approx([plot_height * share / y_max for share in (20, 20, 20, 40)],
+                                                        abs=0.1)
+    path = re.search(r'<path class="ref" d="([^"]+)"', svg).group(1)
+    ys = [float(y) for y in re.findall(r"[ML][\d.]+,([\d.]+)", path)]
+    assert len(ys) == 20  # a step (two points) per bin
+    top = charts.HEIGHT - charts.BOTTOM
+    assert ys[18] == pytest.approx(top - plot_height * 60 / y_max, abs=0.1)  # the last bin: 60%
+    assert ys[0] == pytest.approx(top, abs=0.1)  # the first bin: 0%
+    assert "reference (100 scores)" in html
+
+
+def test_with_no_jobs_the_page_says_so_instead_of_a_table_of_zeros(db):
+    moderator = make_user("mod", role="moderator")
+    client = Client()
+    client.force_login(moderator)
+    health = selectors.model_health()
+    assert health["per_day"] == [] and health["jobs"] == 0
+    html = client.get(reverse("moderation:health")).content.decode()
+    assert 'id="no-jobs"' in html and 'id="jobs-chart"' not in html and 'id="per-day"' not in html
+    assert "Based on <strong>0</strong> scores" in html
+
+
+def test_the_window_starts_at_the_first_day_with_jobs(db):
+    owner = make_user("alice")
+    now = timezone.now()
+    make_job(owner, queued_at=now - timedelta(days=10))
+    health = selectors.model_health(now=now)
+    days = [row["day"] for row in health["per_day"]]
+    assert days[0] == timezone.localtime(now - timedelta(days=10)).date() and len(days) == 11
+    assert sum(row["count"] for row in health["per_day"]) == 1
