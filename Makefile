@@ -122,6 +122,7 @@ run-stack: setup db-user s3-server stop-stack
 stop-stack:
 	@for pid in var/run/worker*.pid var/run/sweeper.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
 
-# Copy the browser test's latest result-page screenshots (test artifacts) into docs/ for the README.
+# Copy the browser tests' latest screenshots (test artifacts) into docs/ for the README.
+SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone
 screenshots:
-	cp test-artifacts/screenshots/result-desktop.png test-artifacts/screenshots/result-phone.png docs/screenshots/
+	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/
