@@ -1,6 +1,9 @@
-"""A throwaway portal stack on loopback for the drills: its own MariaDB database, its own Redis queue, its
-own private storage folder, gunicorn on a free port, N Celery workers and the sweeper. Other engineers'
-databases and queues on the same services are never touched.
+"""A throwaway portal stack on loopback for the drills: its own MariaDB database, its own Redis queues, its
+own private storage folder (or, with storage="s3", its own bucket on an S3 server: moto_server, reused if
+one answers at $S3_ENDPOINT_URL, else started for the stack), gunicorn on a free port, N Celery workers
+on the fast queue (and ``long_workers`` on the long-video queue) and the sweeper. Other engineers'
+databases and queues on the same services are never touched. ``start_worker(i, remote=True)`` starts a
+worker on "another host" (bench/remote_host.py: own copy, own host name, no local storage).
 
     with Stack(workers=2) as stack:
         session = stack.session()          # logged-in HTTP session (urllib, CSRF handled)
@@ -123,12 +126,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 class Stack:
     def __init__(self, *, workers: int = 2, frames: int = 8, name: str = "bench", sweep_every: float = 5,
-                 queued_after: float = 20, web_workers: int = 2, threads: int = 8, extra_env: dict | None = None):
+                 queued_after: float = 20, web_workers: int = 2, threads: int = 8, extra_env: dict | None = None,
+                 storage: str = "local", long_workers: int = 0, remote_workers: bool = False):
         self.workers, self.frames, self.name = workers, frames, name
+        self.long_workers, self.storage_kind, self.remote_workers = long_workers, storage, remote_workers
+        self.s3_process = None
+        self.s3_endpoint = ""
+        self.bucket = ""
+        self.host2: Path | None = None
         self.sweep_every, self.queued_after = sweep_every, queued_after
         self.web_workers, self.threads = web_workers, threads
         self.db = f"portal_{name}"
         self.queue = f"{name}-{os.getpid()}"
+        self.long_queue = f"{self.queue}-long"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"rel_{name}_"))
@@ -142,6 +152,7 @@ class Stack:
             "DATABASE_URL": f"mysql://portal:portal@127.0.0.1:3306/{self.db}",
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
             "CELERY_QUEUE": self.queue,
+            "CELERY_LONG_QUEUE": self.long_queue,
             "PRIVATE_MEDIA_ROOT": str(self.storage),
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "0",
@@ -174,6 +185,13 @@ class Stack:
         return result.stdout
 
     def start(self) -> None:
+        if self.storage_kind == "s3":
+            import s3server
+
+            self.s3_endpoint, self.s3_process = s3server.ensure_server()
+            self.bucket = f"portal-{self.name}-{os.getpid()}"
+            s3server.create_bucket(self.s3_endpoint, self.bucket)
+            self.env.update(s3server.env(self.s3_endpoint, self.bucket))
         subprocess.run(["mysql", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{self.db}`; CREATE DATABASE `{self.db}` "
                         "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"], check=True, timeout=60)
         self.manage("migrate", "--noinput")
@@ -181,7 +199,9 @@ class Stack:
                     f"User.objects.create_user('{self.username}', 'bench@example.com', '{PASSWORD}')")
         self.start_web()
         for i in range(1, self.workers + 1):
-            self.start_worker(i)
+            self.start_worker(i, remote=self.remote_workers)
+        for i in range(1, self.long_workers + 1):
+            self.start_worker(i, queue=self.long_queue, remote=self.remote_workers)
         self.start_sweeper()
         self.wait_ready()
 
@@ -197,10 +217,30 @@ class Stack:
                             f"127.0.0.1:{self.port}", "--workers", str(self.web_workers), "--threads",
                             str(self.threads), "--timeout", "120"])
 
-    def start_worker(self, i: int) -> subprocess.Popen:
-        return self._spawn(f"worker{i}", [PY, "-m", "celery", "-A", "deepfake_portal", "worker", "--pool=prefork",
-                                          "-c", "1", "-Q", self.queue, "-n", f"{self.queue}-{i}@%h",
-                                          "--loglevel=INFO", "--without-gossip", "--without-mingle"])
+    def worker_key(self, i: int, queue: str | None = None) -> str:
+        return f"worker{i}" if queue in (None, self.queue) else f"long{i}"
+
+    def start_worker(self, i: int, *, queue: str | None = None, remote: bool = False) -> subprocess.Popen:
+        """Worker ``i`` on ``queue`` (the fast one by default); ``remote``: on the other host."""
+        queue = queue or self.queue
+        key = self.worker_key(i, queue)
+        if not remote:
+            return self._spawn(key, [PY, "-m", "celery", "-A", "deepfake_portal", "worker", "--pool=prefork",
+                                     "-c", "1", "-Q", queue, "-n", f"{queue}-{i}@%h",
+                                     "--loglevel=INFO", "--without-gossip", "--without-mingle"])
+        import remote_host
+
+        if self.storage_kind != "s3":
+            raise RuntimeError("a worker on another host needs storage='s3'")
+        if self.host2 is None:
+            self.host2 = remote_host.make_copy(self.tmp / "host2")
+        argv = remote_host.worker_argv(self.host2, queue=queue, name=f"{queue}-{i}-host2", pool="prefork",
+                                       hide=[self.storage, self.logs.parent / "clips"])
+        log = open(self.logs / f"{key}.log", "ab")
+        process = subprocess.Popen(argv, cwd=self.host2, env=remote_host.worker_env(self.env), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[key] = process
+        return process
 
     def start_sweeper(self) -> None:
         self._spawn("sweeper", [PY, "manage.py", "sweep_jobs", "--every", str(self.sweep_every)])
@@ -208,8 +248,8 @@ class Stack:
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready = all(b" ready." in (self.logs / f"worker{i}.log").read_bytes()
-                        for i in range(1, self.workers + 1) if f"worker{i}" in self.processes)
+            ready = all(b" ready." in (self.logs / f"{key}.log").read_bytes()
+                        for key in self.processes if key.startswith(("worker", "long")))
             try:
                 urllib.request.urlopen(self.base + "/accounts/login/", timeout=5)
                 web = True
@@ -235,9 +275,19 @@ class Stack:
         try:
             import redis
 
-            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue)
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue, self.long_queue)
         except Exception:
             pass
+        if self.bucket:
+            try:
+                import s3server
+
+                s3server.delete_bucket(self.s3_endpoint, self.bucket)
+            except Exception:
+                pass
+        if self.s3_process is not None:
+            os.killpg(self.s3_process.pid, signal.SIGTERM)
+            self.s3_process.wait(timeout=20)
         subprocess.run(["mysql", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{self.db}`"], timeout=60)
         if os.environ.get("BENCH_KEEP_LOGS"):
             print(f"logs kept in {self.logs}")
@@ -260,6 +310,17 @@ class Stack:
         rows = self.sql("SELECT COUNT(*) FROM (SELECT job_id, `index`, track, COUNT(*) c FROM detection_frameresult "
                         "GROUP BY job_id, `index`, track HAVING c > 1) d")
         return int(rows[0][0])
+
+    def bucket_names(self, prefix: str = "") -> list[str]:
+        import s3server
+
+        return s3server.names(self.s3_endpoint, self.bucket, prefix)
+
+    def stored_names(self) -> set[str]:
+        """Every file name the stack's rows refer to: uploads, heatmaps and thumbnails."""
+        rows = self.sql("SELECT file FROM detection_media UNION ALL SELECT heatmap FROM detection_frameresult "
+                        "UNION ALL SELECT thumbnail FROM detection_frameresult")
+        return {row[0] for row in rows if row and row[0]}
 
     def session(self) -> Session:
         return Session(self.base, self.username)
