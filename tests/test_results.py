@@ -427,7 +427,10 @@ def test_the_model_paragraph_reads_whatever_the_card_holds():
     assert reports.headline_figures({}) == []
     paragraph = reports.model_paragraph({"version": "v0", "metrics": {"validation": {"frame_auc": 0.61}}})
     assert "version v0" in paragraph and "0.61 on validation face frames" in paragraph
-    assert "{" not in reports.model_paragraph(CARD)
+    assert "{" not in reports.model_paragraph(CARD) and "calibrated" not in reports.model_paragraph(CARD)
+    calibrated = {**CARD, "calibration": {"method": "temperature scaling", "temperature": 1.7, "bias": 0.2}}
+    assert "Scores are calibrated" in reports.model_paragraph(calibrated)
+    assert "{" not in reports.model_paragraph(calibrated)
 
 
 def test_a_failed_job_still_has_reports(owner_client, owner):
