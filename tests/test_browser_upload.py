@@ -100,7 +100,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_limits_show_before_choosing_and_the_plain_form_is_kept(page):
+def test_the_limits_show_before_choosing_and_the_plain_form_is_kept(page, media_files, celery_worker):
     limits = page.locator("#upload-limits").inner_text()
     for words in ("mp4, mov, webm, avi, mkv", "jpg, png, webp", "200 MB", "10 minutes"):
         assert words in limits, limits
@@ -113,6 +113,13 @@ def test_the_limits_show_before_choosing_and_the_plain_form_is_kept(page):
     assert plain.locator("form#upload-form button[type=submit]").is_visible()
     assert plain.get_attribute("#id_file", "multiple") is None
     assert plain.locator("#upload-limits").inner_text() == limits
+    # ... which posts and lands on the result page, as before.
+    plain.set_input_files("#id_file", str(media_files["still"]))
+    plain.click("form#upload-form button[type=submit]")
+    plain.wait_for_url("**/media/*/")
+    media = Media.objects.get(owner=page.user)
+    assert plain.url.endswith(reverse("detection:result", args=[media.pk]))
+    assert media.sha256 == _sha256(media_files["still"])
     context.close()
 
 
