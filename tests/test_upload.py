@@ -10,6 +10,14 @@ from detection.models import DetectionJob, Media
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fresh_root(settings, tmp_path):
+    """Each test stores under a private root of its own, so "nothing stored" is not confused by files
+    other tests (of this module or any other) left in the session's root."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
 def stored_files(root) -> list[str]:
     return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
 
@@ -26,37 +34,39 @@ def assert_rejected(response, message: bytes, root):
     assert stored_files(root) == []
 
 
-def test_it_requires_login(client):
-    response = client.get(reverse("detection:upload"))
+def test_it_requires_login(client, clips):
+    """A visitor's GET of / is the front page (tests/test_front_page.py); an upload needs a log-in."""
+    response = post(client, "face.mp4", clips["face"].read_bytes())
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+    assert Media.objects.count() == 0
 
 
-def test_it_rejects_an_empty_file(owner_client, private_media_root):
-    assert_rejected(post(owner_client, "empty.mp4", b""), b"The file is empty.", private_media_root)
+def test_it_rejects_an_empty_file(owner_client, fresh_root):
+    assert_rejected(post(owner_client, "empty.mp4", b""), b"The file is empty.", fresh_root)
 
 
-def test_it_rejects_a_text_file_named_mp4(owner_client, private_media_root):
+def test_it_rejects_a_text_file_named_mp4(owner_client, fresh_root):
     response = post(owner_client, "notes.mp4", b"just some text, not a video\n" * 20)
-    assert_rejected(response, b"This is not a supported video", private_media_root)
+    assert_rejected(response, b"This is not a supported video", fresh_root)
 
 
-def test_it_rejects_a_truncated_mp4(owner_client, private_media_root, clips):
+def test_it_rejects_a_truncated_mp4(owner_client, fresh_root, clips):
     data = clips["face"].read_bytes()
     response = post(owner_client, "cut.mp4", data[: len(data) // 2])
-    assert_rejected(response, b"damaged or incomplete", private_media_root)
+    assert_rejected(response, b"damaged or incomplete", fresh_root)
 
 
-def test_it_rejects_a_file_over_the_size_limit(owner_client, private_media_root, clips, settings):
+def test_it_rejects_a_file_over_the_size_limit(owner_client, fresh_root, clips, settings):
     settings.UPLOAD_MAX_BYTES = 10_000
     response = post(owner_client, "big.mp4", clips["face"].read_bytes())
-    assert_rejected(response, b"larger than", private_media_root)
+    assert_rejected(response, b"larger than", fresh_root)
 
 
-def test_it_rejects_a_video_over_the_length_limit(owner_client, private_media_root, clips, settings):
+def test_it_rejects_a_video_over_the_length_limit(owner_client, fresh_root, clips, settings):
     settings.UPLOAD_MAX_SECONDS = 1.0
     response = post(owner_client, "long.mp4", clips["face"].read_bytes())
-    assert_rejected(response, b"longer than", private_media_root)
+    assert_rejected(response, b"longer than", fresh_root)
 
 
 def test_it_accepts_a_video_by_content_not_name(owner_client, owner, clips):
@@ -97,13 +107,6 @@ def test_same_content_from_another_user_gets_its_own_analysis(owner_client, outs
 # --- the upload page's script: one JSON request per file -------------------------------------
 
 JSON = {"HTTP_ACCEPT": "application/json"}
-
-
-@pytest.fixture
-def fresh_root(settings, tmp_path):
-    """A private root of this test's own, so "nothing stored" is not confused by earlier tests' files."""
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    return settings.PRIVATE_MEDIA_ROOT
 
 
 def post_json(client, name: str, content: bytes):
