@@ -230,36 +230,46 @@ def sample_pair(bank: CropBank, rng, size: int, *, degrade: float = 1.0, methods
 
 
 class FrameDataset(torch.utils.data.IterableDataset):
-    """Endless balanced stream of (crop uint8 HxWx3 tensor, label float) for training."""
+    """Endless balanced stream of (crop uint8 HxWx3 tensor, label float) for training.
+
+    The stream is a pure function of (seed, position): draw ``i`` (one real/fake pair, or one crop when
+    not ``paired``) uses its own generator seeded with ``[seed, i]``, so ``start`` = the number of draws
+    already consumed resumes it exactly, in any number of DataLoader worker processes (worker ``w`` of
+    ``n`` makes draws ``w, w + n, ...``, which the loader's round-robin puts back in order). The
+    degradation strength ramps linearly from ``ramp[0]`` to ``degrade`` over the first ``ramp[1]``
+    draws (mild degradations first: blending cues before robustness), also by position, not by clock.
+    """
 
     def __init__(self, bank: CropBank, size: int = 128, *, seed: int = 0, degrade: float = 1.0,
-                 methods: dict[str, float] | None = None, curriculum: tuple[float, float, float] | None = None,
-                 paired: bool = False):
-        """``curriculum`` = (start time, seconds, initial strength): the degradation strength ramps
-        linearly from the initial strength to ``degrade`` over that many seconds of wall time (by the
-        clock, so it works the same inside DataLoader worker processes)."""
+                 methods: dict[str, float] | None = None, ramp: tuple[float, int] | None = None,
+                 paired: bool = False, start: int = 0):
         self.bank, self.size, self.seed, self.degrade, self.methods = bank, size, seed, degrade, methods
-        self.curriculum, self.paired = curriculum, paired
+        self.ramp, self.paired, self.start = ramp, paired, start
 
-    def strength(self) -> float:
-        if not self.curriculum:
+    def strength(self, i: int) -> float:
+        if not self.ramp or self.ramp[1] <= 0:
             return self.degrade
-        start, seconds, initial = self.curriculum
-        frac = min(1.0, max(0.0, (time.time() - start) / max(seconds, 1e-6)))
-        return initial + (self.degrade - initial) * frac
+        initial, draws = self.ramp
+        return initial + (self.degrade - initial) * min(1.0, i / draws)
+
+    def draw(self, i: int):
+        """Draw ``i``: a list of (crop, label) pairs (two when paired: the real first, then its fake)."""
+        rng = np.random.default_rng([self.seed, i])
+        if self.paired:
+            real, fake, _ = sample_pair(self.bank, rng, self.size, degrade=self.strength(i), methods=self.methods)
+            return [(real, 0.0), (fake, 1.0)]
+        fake = bool(rng.random() < 0.5)
+        crop, _ = sample_crop(self.bank, rng, self.size, fake=fake, degrade=self.strength(i), methods=self.methods)
+        return [(crop, float(fake))]
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        i = self.start + worker
         while True:
-            if self.paired:  # real, then its fake: consecutive in the batch
-                real, fake, _ = sample_pair(self.bank, rng, self.size, degrade=self.strength(), methods=self.methods)
-                yield torch.from_numpy(real), torch.tensor(0.0)
-                yield torch.from_numpy(fake), torch.tensor(1.0)
-                continue
-            fake = bool(rng.random() < 0.5)
-            crop, _ = sample_crop(self.bank, rng, self.size, fake=fake, degrade=self.strength(), methods=self.methods)
-            yield torch.from_numpy(crop), torch.tensor(float(fake))
+            for crop, label in self.draw(i):
+                yield torch.from_numpy(crop), torch.tensor(label)
+            i += workers
 
 
 def fixed_frames(bank: CropBank, n: int, size: int = 128, *, seed: int = 1, degrade: float = 1.0):

@@ -509,3 +509,10 @@ def normalise(images) -> torch.Tensor:
 __all__ = ["Affine", "DatFile", "DatFormatError", "DlibFaceResNet", "Layer", "MEAN_RGB", "SCALE",
            "INPUT_SIZE", "DESCRIPTOR_DIM", "check_architecture", "load_dlib_resnet", "model_path",
            "normalise", "read_dat"]
+
+
+def feature_stages(net: DlibFaceResNet) -> list[nn.Module]:
+    """``net.features`` as a list of modules (stem, then each residual block), for
+    ``ml.models.Backbone``: the last one is the layer Grad-CAM explains."""
+    stem = nn.Sequential(net.conv1, net.aff1, nn.ReLU(), nn.MaxPool2d(3, 2))
+    return [stem, *net.blocks]

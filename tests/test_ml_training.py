@@ -229,3 +229,112 @@ def test_metrics_on_toy_input():
     assert groups["sbi"]["auc_vs_all_real"] == pytest.approx(2 / 3, abs=1e-4)
     assert groups["swap"]["auc_vs_all_real"] == pytest.approx(1.0)
     assert groups["real"]["n"] == 3
+
+
+def _tiny_cfg(tmp_path, train, run: str, **over):
+    return train.merge(train.DEFAULTS, {
+        "model": {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "backbone_args": {"widths": [8, 8, 16, 16], "blocks": 1},
+                                                "lstm_hidden": 8}},
+        "input_size": 32, "batch_size": 4, "max_minutes": 5, "stage2_minutes": 0.02, "val_every_minutes": 60,
+        "val_size": 8, "num_workers": 0, "warmup_steps": 2, "run_dir": str(tmp_path / run), "max_steps": 6,
+        "paired": True, "degrade_ramp_samples": 16, "threads": 1,
+        "stage2": {"train_clips": 6, "val_clips": 6, "image_fraction": 0.3, "epochs": 2, "lr": 1e-3, "batch_size": 2}} | over)
+
+
+def test_resume_continues_an_interrupted_run_exactly(tmp_path):
+    """A run stopped after 3 of 6 steps (state saved as at a kill) and resumed with ``--resume`` ends
+    with the same weights, optimizer moments and sample count as the same run left alone."""
+    import torch
+
+    from ml import train
+
+    cache = _tiny_cache(tmp_path / "cache")
+    whole = train.run(_tiny_cfg(tmp_path, train, "whole"), tmp_path / "whole.pt", cache=cache)
+    assert whole["training"]["stage1"]["steps"] == 6
+    with pytest.raises(train.Interrupted):
+        train.run(_tiny_cfg(tmp_path, train, "split", stop_after_steps=3), tmp_path / "split.pt", cache=cache)
+    half = torch.load(tmp_path / "split" / train.STATE, weights_only=True)
+    assert half["step"] == 3 and not half["stage1_done"] and not (tmp_path / "split.pt").exists()
+    torch.set_num_threads(1)
+    train.main(["--resume", str(tmp_path / "split"), "--cache", str(cache)])
+    a = torch.load(tmp_path / "whole" / train.STATE, weights_only=True)
+    b = torch.load(tmp_path / "split" / train.STATE, weights_only=True)
+    assert a["stage1_done"] and b["stage1_done"] and a["step"] == b["step"] == 6 and a["seen"] == b["seen"]
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    for k, v in a["optimizer"]["state"].items():
+        assert torch.equal(v["exp_avg"], b["optimizer"]["state"][k]["exp_avg"])
+    assert (tmp_path / "split.pt").exists()
+
+
+def test_frame_stream_is_a_function_of_position():
+    """Draw i of the training stream is the same whoever makes it: what makes resuming exact."""
+    items = [D.Item({"path": f"v{i}.mp4", "source": "s", "kind": "video", "label": "real", "method": "m"},
+                    np.stack([synthetic_face(48, i * 3 + k) for k in range(3)]), np.stack([template_landmarks(48)] * 3),
+                    f"id{i}", "video") for i in range(4)]
+    bank = D.CropBank(items)
+    full = D.FrameDataset(bank, 32, seed=5, paired=True, ramp=(0.2, 10))
+    late = D.FrameDataset(bank, 32, seed=5, paired=True, ramp=(0.2, 10), start=3)
+    first = [x for _, (x, _) in zip(range(10), full)]
+    resumed = [x for _, (x, _) in zip(range(4), late)]
+    for a, b in zip(first[6:], resumed):
+        assert torch_equal(a, b)
+    assert full.strength(0) == pytest.approx(0.2) and full.strength(10) == pytest.approx(1.0)
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+# ---------------------------------------------------------------------------------- calibration
+def test_calibration_fit_recovers_a_known_temperature_and_lowers_ece():
+    from ml import calibration
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 2, 4000)
+    y = (rng.random(4000) < calibration.sigmoid(z)).astype(int)  # true P(fake) = sigmoid(z)
+    overconfident = calibration.sigmoid(3 * z + 1.5)                # a model that claims far too much
+    params = calibration.fit(y, overconfident)
+    assert params["temperature"] == pytest.approx(3.0, rel=0.1)
+    assert params["bias"] == pytest.approx(1.5, abs=0.3)
+    fixed = calibration.apply(params, overconfident)
+    assert ece(y, fixed) < 0.03 < ece(y, overconfident)
+    assert roc_auc(y, fixed) == pytest.approx(roc_auc(y, overconfident))  # ranking unchanged
+    assert np.array_equal(calibration.calibrate({}, overconfident), overconfident)
+
+
+def test_calibration_tames_a_coin_flip_model():
+    """A model at chance that says 0.01 or 0.99 is mapped to about 0.5: it never claims 90%."""
+    from ml import calibration
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 2000)
+    s = np.where(rng.random(2000) < 0.5, 0.99, 0.01)
+    fixed = calibration.apply(calibration.fit(y, s), s)
+    assert np.abs(fixed - 0.5).max() < 0.05
+
+
+# ------------------------------------------------------------------------- pseudo-fake shortcuts
+def test_self_blend_with_an_unjittered_copy_is_the_real_crop():
+    """No colour, sharpness or geometry change: whatever the mask and ratio, nothing changes. A
+    difference here would be a cue of this code (rounding, borders), not of a face swap."""
+    img, pts = synthetic_face(SIZE, 3), template_landmarks(SIZE)
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        params = pf.SBIParams.draw(rng, SIZE)
+        params.hsv, params.rgb, params.contrast, params.sharp = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 1.0, 0.0
+        params.shift, params.zoom = (0.0, 0.0), 1.0
+        fake, mask = pf.self_blend(img, pts, params=params)
+        assert mask.max() > 0
+        assert np.array_equal(fake, img)
+
+
+def test_pixels_outside_the_mask_are_the_real_crop_for_every_draw():
+    img, pts = synthetic_face(SIZE, 4), template_landmarks(SIZE)
+    donor = synthetic_face(SIZE, 5)
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        fake, mask = pf.self_blend(img, pts, rng)
+        assert np.array_equal(fake[mask == 0], img[mask == 0])
+        fake, mask = pf.face_swap(img, pts, donor, pts * 0.97 + 1, rng)
+        assert np.array_equal(fake[mask == 0], img[mask == 0])

@@ -1,0 +1,64 @@
+"""Calibrated P(fake): Platt-style temperature scaling fitted on validation clips.
+
+A network's sigmoid output is a ranking, not a probability: a model at chance can still say 0.99. The
+card's ``calibration`` maps a raw score p to ``sigmoid((logit(p) - bias) / temperature)``, fitted by
+minimising the log loss on the validation clips of the own split (never on dev), so that among items
+scored 0.8 about 80% are fake *on data like the validation set*. ``ml.inference`` reports the
+calibrated score (the clip's and each frame's), and the portal's confidence is read from it.
+
+numpy only: the ONNX worker imports this without torch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-6
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
+
+
+def apply(params: dict | None, scores) -> np.ndarray:
+    """Raw scores -> calibrated scores (identity when ``params`` is None)."""
+    scores = np.asarray(scores, float)
+    if not params:
+        return scores
+    return sigmoid((logit(scores) - params["bias"]) / params["temperature"])
+
+
+def calibrate(card: dict, scores) -> np.ndarray:
+    """The card's calibration applied to raw scores (identity for a card without one)."""
+    return apply(card.get("calibration"), scores)
+
+
+def fit(y, scores, *, iterations: int = 200, prior: float | None = None) -> dict:
+    """Temperature and bias minimising the mean log loss of ``sigmoid((logit(s) - b) / T)`` (damped
+    Newton's method on a = 1/T, c = -b/T, a convex problem). A weak pull towards the identity (a = 1,
+    c = 0; weight ``prior``, default 1 / number of clips) keeps a few separable clips from sending the
+    temperature to zero; a is kept in [0.02, 50], so a calibration never reverses the ranking."""
+    y, z = np.asarray(y, float), logit(scores)
+    lam = 1.0 / max(len(y), 1) if prior is None else prior
+    a, c = 1.0, 0.0
+    for _ in range(iterations):
+        p = sigmoid(a * z + c)
+        g = np.array([np.mean((p - y) * z) + lam * (a - 1), np.mean(p - y) + lam * c])
+        w = p * (1 - p)
+        h = np.array([[np.mean(w * z * z), np.mean(w * z)], [np.mean(w * z), np.mean(w)]]) + lam * np.eye(2)
+        step = np.linalg.solve(h, g)
+        step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-12))  # damped: at most 2 per iteration
+        a, c = float(np.clip(a - step[0], 0.02, 50.0)), c - step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    return {"method": "temperature scaling with bias (Platt) on logit(score)", "temperature": round(float(1 / a), 6),
+            "bias": round(float(-c / a), 6)}
+
+
+def log_loss(y, p) -> float:
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
