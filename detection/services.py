@@ -436,7 +436,7 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
 def model_card_summary(predictor) -> dict:
     """What reports need from the model card: small, and kept on the job that the model ran."""
     card = getattr(predictor, "card", None) or {}
-    keys = ("version", "date", "git_commit", "threshold", "training_data", "metrics", "clip_rule")
+    keys = ("version", "date", "git_commit", "threshold", "training_data", "metrics", "clip_rule", "calibration")
     summary = {key: card[key] for key in keys if key in card}
     pre = card.get("preprocessing") or {}
     summary["input_size"] = pre.get("input_size")
