@@ -21,7 +21,8 @@ UNSAFE_CALLBACK_URL = "unsafe_callback_url"
 
 # The upload service's rejections answer with these statuses; every other upload code is a 400.
 UPLOAD_STATUS = {detection_errors.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
-                 "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE}
+                 "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                 detection_errors.STORAGE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE}
 
 
 class ApiError(exceptions.APIException):

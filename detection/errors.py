@@ -6,6 +6,7 @@ TIMEOUT = "timeout"
 RATE_LIMITED = "rate_limited"
 STUCK = "stuck"  # the sweeper gave up: lost messages or dead workers, too many times
 STORAGE_ERROR = "storage_error"
+STORAGE_UNAVAILABLE = "storage_unavailable"  # an upload could not be stored (the object store is away)
 
 MESSAGES = {
     ml_errors.EMPTY_FILE: "The file is empty.",
@@ -19,6 +20,7 @@ MESSAGES = {
     RATE_LIMITED: "You have uploaded too many files in the last hour. Please wait a while.",
     STUCK: "The analysis could not be completed after several tries. Please upload the file again later.",
     STORAGE_ERROR: "The results could not be saved on our side. Please try again later.",
+    STORAGE_UNAVAILABLE: "Files cannot be stored right now. Please try again in a few minutes.",
 }
 
 

@@ -124,7 +124,12 @@ def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadRe
         if private_storage.is_local:
             os.replace(incoming, private_storage.path(name))
         else:
-            private_storage.save_file(name, incoming)
+            stored_name = name  # a half-written object is removed below
+            try:
+                private_storage.save_file(name, incoming)
+            except STORAGE_ERRORS as exc:
+                logger.warning("upload not stored: %s", exc)
+                raise UploadRejected(errors.STORAGE_UNAVAILABLE, errors.MESSAGES[errors.STORAGE_UNAVAILABLE]) from exc
         stored_name = name
         try:
             with transaction.atomic():

@@ -272,9 +272,10 @@ def test_a_reclaimed_job_starts_by_removing_the_files_of_the_attempt_that_died(s
 
 
 @pytest.mark.django_db
-def test_a_live_claim_on_another_host_is_left_alone(owner, monkeypatch):
+def test_a_live_claim_on_another_host_is_left_alone(owner, monkeypatch, settings, tmp_path):
     from .moderation_helpers import make_job
 
+    settings.PRIVATE_MEDIA_ROOT = tmp_path  # make_job stores a file
     job = make_job(owner, status="queued")
     DetectionJob.objects.filter(pk=job.pk).update(
         status="running", attempts=1, claimed_by="worker-host-9:4242", started_at=timezone.now(),
@@ -283,3 +284,23 @@ def test_a_live_claim_on_another_host_is_left_alone(owner, monkeypatch):
     monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
     services.job_run(job_id=job.pk)
     assert claims == [] and DetectionJob.objects.get(pk=job.pk).attempts == 1
+
+
+@pytest.mark.django_db
+def test_an_upload_while_the_object_store_is_away_is_refused_cleanly(s3, settings, owner, owner_client, clips):
+    from rest_framework.test import APIClient
+
+    from api import services as api_services
+
+    settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{s3server.free_port()}"  # nothing listens there
+    response = owner_client.post(reverse("detection:upload"),
+                                 {"file": SimpleUploadedFile("a.mp4", clips["face"].read_bytes())})
+    assert response.status_code == 400 and b"cannot be stored right now" in response.content
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_services.token_create(user=owner, name='s3').raw}")
+    answer = api.post("/api/v1/analyses/", {"file": SimpleUploadedFile("a.mp4", clips["face"].read_bytes())},
+                      format="multipart")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "storage_unavailable"
+    assert not Media.objects.exists() and not DetectionJob.objects.exists()
+    settings.S3_ENDPOINT_URL = s3.endpoint
+    assert s3.names() == []

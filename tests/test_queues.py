@@ -17,6 +17,16 @@ from .conftest import WORKER_QUEUE, ffmpeg, wait_for_job
 LONG_QUEUE = f"{WORKER_QUEUE}-long"
 
 
+@pytest.fixture(autouse=True)
+def private_files_removed(private_media_root):
+    # Uploads outlive a test's rows; other tests expect the shared private folder as they left it.
+    before = {p for p in private_media_root.rglob("*") if p.is_file()}
+    yield
+    for path in private_media_root.rglob("*"):
+        if path.is_file() and path not in before:
+            path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def face_image(clips, tmp_path):
     path = tmp_path / "face.jpg"
