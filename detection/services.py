@@ -362,7 +362,7 @@ def job_run(*, job_id: int, abandoned_claim: str = "", heartbeat: bool = False) 
         status=DetectionJob.Status.RUNNING,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
+        heartbeat_at=timezone.now() if heartbeat else None,  # None: judged by pid and deadline only
         stage="starting",
         progress=0,
         claimed_by=claim,
