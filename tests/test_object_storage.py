@@ -165,6 +165,8 @@ def test_a_worker_on_another_host_analyses_an_upload_through_the_bucket(
     body = b"".join(response.streaming_content)
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg" and body[:3] == b"\xff\xd8\xff"
     assert body == heatmap.heatmap.open("rb").read()
+    thumbnail = owner_client.get(reverse("detection:frame_file", args=[heatmap.pk, "thumbnail"]))
+    assert thumbnail.status_code == 200 and b"".join(thumbnail.streaming_content) == heatmap.thumbnail.open("rb").read()
     for url in (reverse("detection:media_file", args=[media.pk]),
                 reverse("detection:frame_file", args=[heatmap.pk, "heatmap"])):
         assert outsider_client.get(url).status_code == 404
@@ -304,3 +306,23 @@ def test_an_upload_while_the_object_store_is_away_is_refused_cleanly(s3, setting
     assert not Media.objects.exists() and not DetectionJob.objects.exists()
     settings.S3_ENDPOINT_URL = s3.endpoint
     assert s3.names() == []
+
+
+@pytest.mark.django_db
+def test_the_sweeper_resends_a_job_whose_host_went_silent(owner, monkeypatch, settings, tmp_path):
+    """A claim from another host cannot be checked by pid: a stopped heartbeat is what tells."""
+    from .moderation_helpers import make_job
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
+    sent: list[int] = []
+    monkeypatch.setattr(services, "send_analysis", sent.append)  # the broker is not what this checks
+    monkeypatch.setattr(services, "broker_pending_job_ids", lambda: set())
+    silent, alive = make_job(owner, status="queued"), make_job(owner, status="queued")
+    for job, beat in ((silent, settings.JOB_HEARTBEAT_TIMEOUT + 5), (alive, 1)):
+        DetectionJob.objects.filter(pk=job.pk).update(
+            status="running", attempts=1, claimed_by="worker-host-9:4242", started_at=timezone.now(),
+            heartbeat_at=timezone.now() - timedelta(seconds=beat))
+    report = services.jobs_sweep()
+    assert report.requeued == [silent.pk] and sent == [silent.pk]
+    assert DetectionJob.objects.get(pk=silent.pk).status == "queued"
+    assert DetectionJob.objects.get(pk=alive.pk).status == "running"
