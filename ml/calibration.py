@@ -32,9 +32,36 @@ def apply(params: dict | None, scores) -> np.ndarray:
     return sigmoid((logit(scores) - params["bias"]) / params["temperature"])
 
 
-def calibrate(card: dict, scores) -> np.ndarray:
-    """The card's calibration applied to raw scores (identity for a card without one)."""
-    return apply(card.get("calibration"), scores)
+def calibrate(card: dict, scores, kind: str = "video") -> np.ndarray:
+    """The card's calibration for this kind of item (``video``: the clip rule's score and each frame's;
+    ``image``: the frame probability) applied to raw scores; identity for a card without one. A
+    card's calibration is ``{"video": {temperature, bias}, "image": {...}}``, or one pair for both."""
+    params = card.get("calibration")
+    if params and kind in params:
+        params = params[kind]
+    return apply(params if params and "temperature" in params else None, scores)
+
+
+def fit_by_kind(y, scores, kinds) -> dict:
+    """One calibration per kind of item (videos and images are scored by different rules, so one map
+    for both fits neither)."""
+    y, scores, kinds = np.asarray(y), np.asarray(scores, float), np.asarray(kinds)
+    out = {"method": "temperature scaling with bias (Platt) on logit(score), fitted per kind"}
+    for kind in ("video", "image"):
+        sel = kinds == kind
+        if sel.sum() >= 4 and len(set(y[sel].tolist())) == 2:
+            out[kind] = {k: v for k, v in fit(y[sel], scores[sel]).items() if k != "method"} | {"n": int(sel.sum())}
+    return out
+
+
+def apply_by_kind(params: dict, scores, kinds) -> np.ndarray:
+    scores, kinds = np.asarray(scores, float), np.asarray(kinds)
+    out = scores.copy()
+    for kind in ("video", "image"):
+        sel = kinds == kind
+        if sel.any():
+            out[sel] = calibrate({"calibration": params}, scores[sel], kind)
+    return out
 
 
 def fit(y, scores, *, iterations: int = 200, prior: float | None = None) -> dict:

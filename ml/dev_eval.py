@@ -104,7 +104,6 @@ def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2)
     card's clip rule for videos, the frame probability for images, highest track wins)."""
     import torch
 
-    from .calibration import calibrate
     from .checkpoint import load_checkpoint
     from .evaluate import resize_all, score_sequence, shipped
 
@@ -128,8 +127,12 @@ def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2)
             best = max((shipped(card, score_sequence(model, resize_all(crops[k], size)), entry["kind"]) for k in keys))
             rows[condition].append({"kind": entry["kind"], "y": int(entry["label"] == "fake"),
                                     "method": entry["method"], "source": entry["source"],
-                                    "score": float(calibrate(card, np.array([best]))[0])})
-    out = {"checkpoint": str(ckpt), "version": card["version"], "seconds": round(time.time() - started, 1)}
+                                    "score": best})
+    out = {"checkpoint": str(ckpt), "version": card["version"], "seconds": round(time.time() - started, 1),
+           "own_test_frame_auc": own_test_auc(model, card)}
+    s1 = (card.get("training") or {}).get("stage1") or {}
+    out["training"] = {"minutes": (card.get("training") or {}).get("wall_minutes"), "samples": s1.get("samples_seen"),
+                       "best_val_frame_auc": s1.get("best_val_auc")}
     for kind in ("video", "image"):
         clean = [r for r in rows["clean"] if r["kind"] == kind]
         y, s = np.array([r["y"] for r in clean]), np.array([r["score"] for r in clean])
@@ -145,23 +148,53 @@ def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2)
     return out
 
 
+def own_test_auc(model, card: dict, n: int = 600, seed: int = 7) -> float:
+    """Frame AUC on clean crops of the own test split (held-out identities; pseudo-fakes and the
+    labelled fake photos), the same fixed draw as ``ml.evaluate``'s first ``n`` frames."""
+    from . import data as D
+    from .evaluate import score_sequence
+
+    cfg = card.get("config", {})
+    bank = D.CropBank.load(None, "test", seed=cfg.get("seed", 0), fractions=tuple(cfg.get("split_fractions", (0.7, 0.15, 0.15))))
+    x, y, _ = D.fixed_frames(bank, n, card["preprocessing"]["input_size"], seed=seed, degrade=0.0)
+    s = np.concatenate([score_sequence(model, x[i:i + 64])["frames"] for i in range(0, len(x), 64)])
+    return round(roc_auc(y, s), 4)
+
+
+def markdown_rows(results: list[dict], labels: list[str]) -> str:
+    """Ablation table rows: label, own test AUC, dev video AUC [95%], dev image AUC [95%], CRF 35 drop,
+    minutes and samples trained."""
+    lines = ["| run | own test frame AUC | dev video AUC [95% CI] | dev image AUC [95% CI] | CRF 35 drop (video) | "
+             "minutes | samples |", "|---|---|---|---|---|---|---|"]
+    for label, r in zip(labels, results):
+        v, i, t = r["video"], r["image"], r["training"]
+        lines.append(f"| {label} | {r['own_test_frame_auc']} | {v['auc']} [{v['ci95'][0]}-{v['ci95'][1]}] | {i['auc']} "
+                     f"[{i['ci95'][0]}-{i['ci95'][1]}] | {v['crf35_drop']} | {t['minutes']} | {t['samples']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.dev_eval", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--labels", default=None, help="comma-separated row labels for --markdown")
+    parser.add_argument("--markdown", type=Path, default=None, help="write an ablation table here")
     args = parser.parse_args(argv)
     results = []
     for ckpt in args.checkpoints:
         r = score_checkpoint(ckpt)
         results.append(r)
         v, i = r["video"], r["image"]
-        print(f"{r['version']}: dev video AUC {v['auc']} [{v['ci95'][0]}-{v['ci95'][1]}] (n={v['n']}), "
+        print(f"{r['version']}: own test frame AUC {r['own_test_frame_auc']}; dev video AUC {v['auc']} [{v['ci95'][0]}-{v['ci95'][1]}] (n={v['n']}), "
               f"CRF35 {v['auc_crf35']} (drop {v['crf35_drop']}); dev image AUC {i['auc']} "
               f"[{i['ci95'][0]}-{i['ci95'][1]}] (n={i['n']}) ({r['seconds']} s)", flush=True)
         print("  video by method: " + json.dumps(v["by_method"]), flush=True)
         print("  image by method: " + json.dumps(i["by_method"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        labels = args.labels.split(",") if args.labels else [r["version"] for r in results]
+        args.markdown.write_text(markdown_rows(results, labels))
 
 
 if __name__ == "__main__":

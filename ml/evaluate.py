@@ -124,11 +124,16 @@ def score_sequence(model, crops_uint8: np.ndarray) -> dict:
 
 
 def shipped(card: dict, r: dict, kind: str) -> float:
-    """The score ml.inference reports: an image's frame probability, a video's clip rule."""
+    """The score ml.inference reports: an image's frame probability, a video's clip rule, calibrated
+    by the card's calibration (the scale its threshold is on)."""
+    from .calibration import calibrate
+
     if kind == "image":
-        return float(r["frames"][0]) if "frames" in r else r["mean"]
-    rule = card.get("clip_rule", "lstm")
-    return {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
+        raw = float(r["frames"][0]) if "frames" in r else r["mean"]
+    else:
+        rule = card.get("clip_rule", "lstm")
+        raw = {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
+    return float(calibrate(card, [raw], "image" if kind == "image" else "video")[0])
 
 
 def resize_all(crops: np.ndarray, size: int) -> np.ndarray:

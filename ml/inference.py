@@ -148,8 +148,8 @@ class Predictor:
             probs = _sigmoid(frame_logits)
             raw = float(probs[0]) if info.kind == "image" else self.clip_rule(probs, float(_sigmoid(clip_logit)))
             # Reported scores are calibrated P(fake) (the card's calibration; identity without one).
-            score = float(calibration.calibrate(self.card, [raw])[0])
-            probs = calibration.calibrate(self.card, probs)
+            score = float(calibration.calibrate(self.card, [raw], info.kind)[0])
+            probs = calibration.calibrate(self.card, probs, info.kind)
             for row, (pos, prob) in enumerate(zip(positions, probs)):
                 face = track.faces[pos]
                 result.frames.append(AnalysedFrame(frames[pos].index, frames[pos].time, face.box,

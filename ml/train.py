@@ -29,7 +29,7 @@ from . import data as D
 from .checkpoint import default_preprocessing, save_checkpoint
 from . import calibration
 from .evaluate import binary_metrics, ece, roc_auc
-from .models import build_model, preprocess
+from .models import backbone_input, build_model, preprocess
 from .prepare import REPO
 
 DEFAULTS = {
@@ -138,7 +138,8 @@ def train_frames(model, banks, cfg, device, logfh, budget_seconds: float, out_di
         log(f"resumed stage 1 at step {st['step']}, {st['seen']} samples, {st['used'] / 60:.1f} of "
             f"{budget_seconds / 60:.1f} min used", logfh)
     dataset = D.FrameDataset(banks["train"], cfg["input_size"], seed=cfg["seed"], degrade=cfg["degrade"], ramp=ramp,
-                             paired=cfg.get("paired", False), start=st["seen"] // per_draw)
+                             paired=cfg.get("paired", False), start=st["seen"] // per_draw,
+                             methods=cfg.get("fake_methods"))  # None: data.FAKE_METHODS
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
                                          persistent_workers=cfg["num_workers"] > 0,
                                          prefetch_factor=4 if cfg["num_workers"] > 0 else None,
@@ -323,8 +324,8 @@ def choose_clip_rule(y: np.ndarray, lstm: np.ndarray, mean: np.ndarray, kinds: n
     aucs = {r: round(roc_auc(y[video], rules[r][video]), 4) for r in CLIP_RULES}
     best = max(CLIP_RULES, key=lambda r: (np.nan_to_num(aucs[r], nan=-1), -CLIP_RULES.index(r)))
     raw = np.where(video, rules[best], mean)
-    cal = calibration.fit(y, raw)
-    shipped = calibration.apply(cal, raw)
+    cal = calibration.fit_by_kind(y, raw, kinds)
+    shipped = calibration.apply_by_kind(cal, raw, kinds)
     threshold = pick_threshold(y, shipped)
     cal |= {"fitted_on": f"{len(y)} validation clips of the own split", "ece_before": round(ece(y, raw), 4),
             "ece_after": round(ece(y, shipped), 4), "log_loss_before": round(calibration.log_loss(y, raw), 4),
@@ -436,7 +437,7 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
     version = f"{cfg['version_prefix']}-{time.strftime('%Y%m%d-%H%M')}-seed{cfg['seed']}"
     card = {
         "version": version,
-        "preprocessing": default_preprocessing(cfg["input_size"]),
+        "preprocessing": default_preprocessing(cfg["input_size"]) | {"network_input": backbone_input(cfg["model"]["args"])},
         "threshold": threshold,
         "threshold_rule": THRESHOLD_RULE,
         "clip_rule": choice["clip_rule"],
@@ -486,7 +487,8 @@ def main(argv=None) -> None:
                         help="only re-derive the clip rule and threshold of a saved checkpoint on its validation clips")
     args = parser.parse_args(argv)
     if args.finalize:
-        print(json.dumps(finalize(args.finalize, cache=args.cache), indent=1))
+        print(json.dumps({k: v for k, v in finalize(args.finalize, cache=args.cache).items() if k != "shipped_scores"},
+                         indent=1))
         return
     if args.resume:
         cfg = json.loads((args.resume / "config.json").read_text())
