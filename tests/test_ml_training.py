@@ -338,3 +338,19 @@ def test_pixels_outside_the_mask_are_the_real_crop_for_every_draw():
         assert np.array_equal(fake[mask == 0], img[mask == 0])
         fake, mask = pf.face_swap(img, pts, donor, pts * 0.97 + 1, rng)
         assert np.array_equal(fake[mask == 0], img[mask == 0])
+
+
+# ------------------------------------------------------------------------------------- dev scoring
+def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
+    from ml.dev_eval import bootstrap_auc, markdown_rows
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(40), np.zeros(40)].astype(int)
+    s = np.r_[rng.normal(1, 1, 40), rng.normal(0, 1, 40)]
+    lo, hi = bootstrap_auc(y, s, n=300)
+    assert lo < roc_auc(y, s) < hi and hi - lo < 0.4
+    assert np.isnan(bootstrap_auc(np.ones(5), s[:5])[0])
+    row = {"own_test_frame_auc": 0.9, "training": {"minutes": 10, "samples": 1000},
+           "video": {"auc": 0.7, "ci95": [0.5, 0.85], "crf35_drop": 0.01}, "image": {"auc": 0.8, "ci95": [0.7, 0.9]}}
+    table = markdown_rows([row], ["lite0"])
+    assert "| lite0 | 0.9 | 0.7 [0.5-0.85] | 0.8 [0.7-0.9] | 0.01 | 10 | 1000 |" in table
