@@ -132,7 +132,10 @@ def shipped(card: dict, r: dict, kind: str) -> float:
         raw = float(r["frames"][0]) if "frames" in r else r["mean"]
     else:
         rule = card.get("clip_rule", "lstm")
-        raw = {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
+        from .inference import CLIP_RULES
+
+        raw = CLIP_RULES[rule](np.asarray(r["frames"], float), r["lstm"]) if "frames" in r else \
+            {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
     return float(calibrate(card, [raw], "image" if kind == "image" else "video")[0])
 
 
@@ -521,17 +524,19 @@ def _rel(path: Path) -> str:
 
 
 def _retrain_line(card: dict) -> str:
-    """How to make these weights again: one run, or a run continued from an earlier one."""
+    """How to make these weights again: one run, or a run continued from an earlier one (the config
+    files are named in the card's ``config_files`` when the run recorded them)."""
     evaluate = ("`python -m ml.evaluate --checkpoint ml/weights/detector.pt --update-card "
                 "--model-card ml/weights/MODEL_CARD.md`")
-    first = "`python -m ml.prepare && python -m ml.train --config ml/configs/default.json"
+    files = card.get("config_files") or ["ml/configs/default.json", "ml/configs/default.json"]
+    first = f"`python -m ml.prepare && python -m ml.train --config {files[0]}"
     parent = card.get("initialised_from")
     if not parent:
         return f"{first}` then {evaluate}"
     minutes = card.get("config", {}).get("max_minutes")
     parent_minutes = (parent.get("config") or {}).get("max_minutes")
     return (f"{first} --max-minutes {parent_minutes} --out runs/first.pt && python -m ml.train --config "
-            f"ml/configs/default.json --init-from runs/first.pt --max-minutes {minutes}` (this model continued "
+            f"{files[-1]} --init-from runs/first.pt --max-minutes {minutes}` (this model continued "
             f"`{parent['version']}`, whose own run was {((parent.get('training') or {}).get('wall_minutes'))} min), "
             f"then {evaluate}")
 
@@ -574,13 +579,26 @@ def model_card_markdown(card: dict, report: dict, eval_dir: Path) -> str:
               "", "Validation history (stage 1):", "", "| step | minutes | val AUC | by method |", "|---|---|---|---|"]
     for h in s1.get("history", []):
         lines.append(f"| {h['step']} | {h['minutes']} | {h['val_auc']} | {h['val_auc_by_method']} |")
+    cal = card.get("calibration") or {}
+    if cal:
+        lines += ["", "## Calibration", "",
+                  f"- {cal.get('method')}; fitted on {cal.get('fitted_on')}, never on dev.",
+                  *[f"- {kind}: temperature {cal[kind]['temperature']}, bias {cal[kind]['bias']} (n={cal[kind].get('n')})"
+                    for kind in ("video", "image") if kind in cal],
+                  f"- Validation ECE {cal.get('ece_before')} raw -> {cal.get('ece_after')} calibrated (in-sample); log loss "
+                  f"{cal.get('log_loss_before')} -> {cal.get('log_loss_after')}. The own test split's ECE (out of sample) is "
+                  "in the evaluation below. The portal's confidence is the calibrated probability of the stated verdict."]
+    ablation = Path(__file__).resolve().parent / "weights" / "evaluation" / "ablation.md"
+    if ablation.exists():
+        lines += ["", "## Ablation", "", ablation.read_text().strip()]
+    net = card["preprocessing"].get("network_input") or {}
+    pretrained = net.get("weights") and net.get("weights") != "random initialisation"
     lines += ["", "## Limitations", "",
-              "- Trained from random weights (nothing pretrained can be downloaded here) on 2 CPU cores in two runs of "
-              "about 45 minutes (the second continued the first): a small network that has seen a few hundred thousand "
-              "crops. Treat a verdict as a screening signal, never as proof." if card.get("initialised_from") else
-              "- Trained from random weights (nothing pretrained can be downloaded here) on 2 shared CPU cores within a "
-              "45-minute budget: a small network that has seen a few tens of thousands of crops. Treat a verdict as a "
-              "screening signal, never as proof.",
+              (f"- Backbone `{net.get('backbone')}` pretrained on {net.get('weights')}, fine-tuned on 2 shared CPU cores "
+               f"for {tr.get('wall_minutes')} min in this run: it has seen {s1.get('samples_seen')} training crops here. "
+               "Treat a verdict as a screening signal, never as proof.") if pretrained else
+              "- Trained from random weights on 2 shared CPU cores: a small network that has seen a few hundred thousand "
+              "crops at most. Treat a verdict as a screening signal, never as proof.",
               "- It has never seen a real face swap or reenactment; it learned blending and colour inconsistencies "
               "from pseudo-fakes. Reenactment methods that leave no blending boundary (Face2Face, NeuralTextures, "
               "talking-head generators) are the expected weak spots.",

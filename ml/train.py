@@ -243,15 +243,25 @@ def clip_batches(clips, batch_size: int, rng):
     return batches
 
 
+def topk_mean(probs: np.ndarray) -> float:
+    """Mean of the most suspicious quarter of a track's frame probabilities (at least one frame): a swap
+    visible in a few frames is not averaged away."""
+    probs = np.sort(np.asarray(probs, float))
+    return float(probs[-max(1, len(probs) // 4):].mean())
+
+
 @torch.no_grad()
 def score_clips(model, clips, device):
+    """(LSTM clip probability, mean frame probability, top-quarter mean) per clip."""
     model.eval()
-    lstm, mean = [], []
+    lstm, mean, topk = [], [], []
     for feats, _, _ in clips:
         f = feats.to(device)
         lstm.append(torch.sigmoid(model.clip_logits(f[None]))[0].item())
-        mean.append(torch.sigmoid(model.frame_logits(f)).mean().item())
-    return np.array(lstm), np.array(mean)
+        frames = torch.sigmoid(model.frame_logits(f)).cpu().numpy()
+        mean.append(float(frames.mean()))
+        topk.append(topk_mean(frames))
+    return np.array(lstm), np.array(mean), np.array(topk)
 
 
 def train_clips(model, banks, cfg, device, logfh, deadline: float):
@@ -286,7 +296,7 @@ def train_clips(model, banks, cfg, device, logfh, deadline: float):
             loss.backward()
             opt.step()
             total += loss.item() * len(ids)
-        lstm, mean = score_clips(model, val, device)
+        lstm, mean, _ = score_clips(model, val, device)
         auc = roc_auc(y_val, lstm)
         history.append({"epoch": epoch, "loss": round(total / len(train), 4), "val_clip_auc_lstm": round(auc, 4)})
         if auc > best["auc"]:
@@ -296,7 +306,7 @@ def train_clips(model, banks, cfg, device, logfh, deadline: float):
     model.load_state_dict(best["state"])
     for p in model.parameters():
         p.requires_grad_(True)
-    lstm, mean = score_clips(model, val, device)
+    lstm, mean, topk = score_clips(model, val, device)
     methods = [c[2] for c in val]
     kinds = np.array([m.split(":")[0] for m in methods])
     result = {"train_clips": len(train), "val_clips": len(val), "minutes": round((time.time() - start) / 60, 2),
@@ -309,20 +319,24 @@ def train_clips(model, banks, cfg, device, logfh, deadline: float):
             result[f"val_{kind}_auc_lstm"] = round(roc_auc(y_val[sel], lstm[sel]), 4)
             result[f"val_{kind}_auc_mean_frame_prob"] = round(roc_auc(y_val[sel], mean[sel]), 4)
     log(f"stage 2 done: {json.dumps({k: v for k, v in result.items() if k != 'history'})}", logfh)
-    return result, (y_val, lstm, mean, kinds)
+    return result, (y_val, lstm, mean, kinds, topk)
 
 
-CLIP_RULES = ("lstm", "mean_frames", "mean_lstm_frames")  # the names ml.inference.CLIP_RULES knows
+CLIP_RULES = ("lstm", "mean_frames", "mean_lstm_frames", "topk_frames")  # the names ml.inference.CLIP_RULES knows
 
 
-def choose_clip_rule(y: np.ndarray, lstm: np.ndarray, mean: np.ndarray, kinds: np.ndarray) -> dict:
+def choose_clip_rule(y: np.ndarray, lstm: np.ndarray, mean: np.ndarray, kinds: np.ndarray,
+                     topk: np.ndarray | None = None) -> dict:
     """Pick the video clip rule by validation video AUC (ties: the first listed); calibrate the scores
     inference will produce (videos by that rule, images by their frame probability) on the same
     validation clips; then pick the threshold on the calibrated scores."""
     rules = {"lstm": lstm, "mean_frames": mean, "mean_lstm_frames": (lstm + mean) / 2}
+    if topk is not None:
+        rules["topk_frames"] = topk
     video = kinds == "video"
-    aucs = {r: round(roc_auc(y[video], rules[r][video]), 4) for r in CLIP_RULES}
-    best = max(CLIP_RULES, key=lambda r: (np.nan_to_num(aucs[r], nan=-1), -CLIP_RULES.index(r)))
+    names = [r for r in CLIP_RULES if r in rules]
+    aucs = {r: round(roc_auc(y[video], rules[r][video]), 4) for r in names}
+    best = max(names, key=lambda r: (np.nan_to_num(aucs[r], nan=-1), -names.index(r)))
     raw = np.where(video, rules[best], mean)
     cal = calibration.fit_by_kind(y, raw, kinds)
     shipped = calibration.apply_by_kind(cal, raw, kinds)
@@ -347,8 +361,8 @@ def finalize(path: Path, *, cache: Path | None = None) -> dict:
     val = build_clips(model, bank, cfg["stage2"]["val_clips"], cfg, device, cfg["seed"] + 2)
     y = np.array([c[1] for c in val])
     kinds = np.array([c[2].split(":")[0] for c in val])
-    lstm, mean = score_clips(model, val, device)
-    choice = choose_clip_rule(y, lstm, mean, kinds)
+    lstm, mean, topk = score_clips(model, val, device)
+    choice = choose_clip_rule(y, lstm, mean, kinds, topk)
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     card = dict(ckpt["card"])
     card.update(clip_rule=choice["clip_rule"], threshold=choice["threshold"], threshold_rule=THRESHOLD_RULE,
@@ -368,7 +382,8 @@ def score_histogram(scores: np.ndarray) -> dict:
     """The validation clips' calibrated scores as inference reports them: the drift reference."""
     counts, bins = np.histogram(scores, bins=10, range=(0.0, 1.0))
     return {"bins": [round(b, 2) for b in bins.tolist()], "counts": counts.tolist()}
-CLIP_RULE_NOTE = "video clip rule chosen by validation video AUC among lstm, mean_frames, mean_lstm_frames"
+CLIP_RULE_NOTE = ("video clip rule chosen by validation video AUC among lstm, mean_frames, mean_lstm_frames and "
+                  "topk_frames (mean of the top quarter of frame probabilities)")
 
 
 def pick_threshold(y: np.ndarray, scores: np.ndarray) -> float:
@@ -428,9 +443,9 @@ def run(cfg: dict, out: Path, *, cache: Path | None = None, limit: int | None = 
     else:
         stage1 = train_frames(model, banks, cfg, device, logfh, stage1_budget, run_dir, resume=state,
                               stop_after=cfg.get("stop_after_steps"))
-    stage2, (y_val, lstm, mean, kinds) = train_clips(model, banks, cfg, device, logfh,
+    stage2, (y_val, lstm, mean, kinds, topk) = train_clips(model, banks, cfg, device, logfh,
                                                      time.time() + cfg["stage2_minutes"] * 60)
-    choice = choose_clip_rule(y_val, lstm, mean, kinds)
+    choice = choose_clip_rule(y_val, lstm, mean, kinds, topk)
     threshold, val_metrics = choice["threshold"], choice["val_metrics_at_threshold"]
     log(f"clip rule {choice['clip_rule']} (validation video AUC by rule {choice['val_video_auc_by_rule']}), "
         f"calibration {choice['calibration']}, threshold {threshold}", logfh)

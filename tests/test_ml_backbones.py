@@ -103,3 +103,26 @@ def test_partial_freezing_and_frozen_batch_norm():
 def test_untrained_lite_builds_without_the_weight_file():
     model = EfficientNetLite("lite2")
     assert sum(p.numel() for p in model.parameters()) > 4e6
+
+
+def test_a_lite_detector_exports_to_onnx_with_the_same_scores_and_cams(tmp_path):
+    """TF SAME padding, the input scale and frozen batch norm survive the ONNX export: logits and the
+    in-graph class-activation maps equal PyTorch's (hook-based Grad-CAM)."""
+    from ml.backends import OnnxScorer, TorchScorer
+    from ml.checkpoint import default_preprocessing, load_checkpoint, save_checkpoint
+    from ml.export_onnx import export_checkpoint
+
+    torch.manual_seed(0)
+    spec = {"name": "cnn_lstm", "args": {"backbone": "efficientnet_lite", "backbone_args": {"frozen_blocks": 3},
+                                         "lstm_hidden": 16}}
+    model = build_model(spec["name"], **spec["args"])
+    ckpt = tmp_path / "lite.pt"
+    save_checkpoint(ckpt, model, model_spec=spec, card={"version": "lite-test", "threshold": 0.5,
+                                                        "preprocessing": default_preprocessing(160)})
+    onnx_file = export_checkpoint(ckpt, tmp_path / "lite.onnx")
+    loaded, _ = load_checkpoint(ckpt)
+    crops = np.random.default_rng(0).integers(0, 256, (4, 160, 160, 3), dtype=np.uint8)
+    torch_scorer, onnx_scorer = TorchScorer(loaded, 2), OnnxScorer(onnx_file, 2)
+    (tf, tc), (of, oc) = torch_scorer(crops, {}), onnx_scorer(crops, {})
+    assert np.allclose(tf, of, atol=1e-4) and np.allclose(tc, oc, atol=1e-4)
+    assert np.allclose(torch_scorer.cams([0, 3], {}), onnx_scorer.cams([0, 3], {}), atol=1e-4)

@@ -351,6 +351,25 @@ def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
     assert lo < roc_auc(y, s) < hi and hi - lo < 0.4
     assert np.isnan(bootstrap_auc(np.ones(5), s[:5])[0])
     row = {"own_test_frame_auc": 0.9, "training": {"minutes": 10, "samples": 1000},
-           "video": {"auc": 0.7, "ci95": [0.5, 0.85], "crf35_drop": 0.01}, "image": {"auc": 0.8, "ci95": [0.7, 0.9]}}
+           "video": {"auc": 0.7, "ci95": [0.5, 0.85], "crf35_drop": 0.01, "auc_mean_frames": 0.6},
+           "image": {"auc": 0.8, "ci95": [0.7, 0.9]}}
     table = markdown_rows([row], ["lite0"])
-    assert "| lite0 | 0.9 | 0.7 [0.5-0.85] | 0.8 [0.7-0.9] | 0.01 | 10 | 1000 |" in table
+    assert "| lite0 | 0.9 | 0.7 [0.5-0.85] | 0.6 | 0.8 [0.7-0.9] | 0.01 | 10 | 1000 |" in table
+
+
+def test_clip_rule_is_chosen_on_validation_and_topk_is_one_of_them():
+    from ml import train
+    from ml.inference import CLIP_RULES
+
+    probs = np.array([0.1, 0.2, 0.9, 0.1, 0.95, 0.1, 0.1, 0.1])
+    assert CLIP_RULES["topk_frames"](probs, 0.0) == pytest.approx((0.9 + 0.95) / 2)
+    assert train.topk_mean(probs) == pytest.approx((0.9 + 0.95) / 2)
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    kinds = np.array(["image" if i % 6 == 0 else "video" for i in range(60)])  # both classes in each kind
+    lstm, mean = rng.random(60), rng.random(60)      # uninformative
+    topk = y * 0.5 + rng.random(60) * 0.4             # separates the classes
+    choice = train.choose_clip_rule(y, lstm, mean, kinds, topk)
+    assert choice["clip_rule"] == "topk_frames" and choice["val_video_auc_by_rule"]["topk_frames"] == 1.0
+    assert set(choice["calibration"]) >= {"video", "image", "ece_before", "ece_after"}
+    assert 0 <= choice["threshold"] <= 1
