@@ -150,6 +150,42 @@ def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2)
     return out
 
 
+def face_fraction(maps: np.ndarray) -> np.ndarray:
+    """Share of each Grad-CAM map's mass inside the crop's central square of side 2/3: an aligned crop
+    (margin 1.5) holds the face's landmark extent there; the rest is hair, neck, collar, background."""
+    n = maps.shape[-1]
+    lo, hi = round(n / 6), round(5 * n / 6)
+    total = maps.reshape(len(maps), -1).sum(1) + 1e-8
+    return maps[:, lo:hi, lo:hi].reshape(len(maps), -1).sum(1) / total
+
+
+def cam_locations(model, card: dict, cache: Path | None = None, per_item: int = 4) -> dict:
+    """Where the model looks on dev fakes and reals: mean share of Grad-CAM mass on the face (see
+    ``face_fraction``), over ``per_item`` frames of each item's first track."""
+    import torch
+
+    from .gradcam import GradCAM
+    from .models import preprocess
+    from .evaluate import resize_all
+
+    size = int(card["preprocessing"]["input_size"])
+    cache = cache or build_cache(CACHE_SIZE, card["preprocessing"]["margin"])
+    shares = {"fake": [], "real": []}
+    with np.load(cache) as z:
+        meta = json.loads(str(z["meta"]))
+        model.eval()
+        with GradCAM(model) as cam:
+            for entry in meta:
+                key = f"{entry['index']}/clean/0"
+                if entry["status"] != "ok" or key not in z.files:
+                    continue
+                crops = resize_all(z[key], size)
+                crops = crops[np.linspace(0, len(crops) - 1, min(per_item, len(crops))).astype(int)]
+                maps = cam(preprocess(torch.from_numpy(np.ascontiguousarray(crops))))
+                shares[entry["label"]] += face_fraction(maps).tolist()
+    return {label: {"crops": len(v), "mean_share_on_face": round(float(np.mean(v)), 4)} for label, v in shares.items() if v}
+
+
 def own_test_auc(model, card: dict, n: int = 600, seed: int = 7) -> float:
     """Frame AUC on clean crops of the own test split (held-out identities; pseudo-fakes and the
     labelled fake photos), the same fixed draw as ``ml.evaluate``'s first ``n`` frames."""
@@ -182,6 +218,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--labels", default=None, help="comma-separated row labels for --markdown")
     parser.add_argument("--markdown", type=Path, default=None, help="write an ablation table here")
+    parser.add_argument("--cam", action="store_true", help="also measure the share of Grad-CAM mass on the face")
     args = parser.parse_args(argv)
     results = []
     for ckpt in args.checkpoints:
@@ -193,6 +230,12 @@ def main(argv=None) -> None:
               f"[{i['ci95'][0]}-{i['ci95'][1]}] (n={i['n']}) ({r['seconds']} s)", flush=True)
         print("  video by method: " + json.dumps(v["by_method"]), flush=True)
         print("  image by method: " + json.dumps(i["by_method"]), flush=True)
+        if args.cam:
+            from .checkpoint import load_checkpoint
+
+            model, card = load_checkpoint(ckpt)
+            r["cam"] = cam_locations(model, card)
+            print("  Grad-CAM share on the face (dev crops): " + json.dumps(r["cam"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if args.markdown:

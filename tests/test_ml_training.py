@@ -373,3 +373,12 @@ def test_clip_rule_is_chosen_on_validation_and_topk_is_one_of_them():
     assert choice["clip_rule"] == "topk_frames" and choice["val_video_auc_by_rule"]["topk_frames"] == 1.0
     assert set(choice["calibration"]) >= {"video", "image", "ece_before", "ece_after"}
     assert 0 <= choice["threshold"] <= 1
+
+
+def test_face_fraction_of_a_cam_map():
+    from ml.dev_eval import face_fraction
+
+    maps = np.zeros((2, 12, 12))
+    maps[0, 5:7, 5:7] = 1.0      # all on the face
+    maps[1, :2, :] = 1.0         # all in the top band (hair, background)
+    assert face_fraction(maps).tolist() == pytest.approx([1.0, 0.0])
