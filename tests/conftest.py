@@ -211,3 +211,20 @@ def wait_for_job(job_id: int, worker: WorkerProcess, timeout: float = 180.0):
         if time.monotonic() > deadline:
             pytest.fail(f"job {job_id} still {job.status} after {timeout:.0f} s:\n{worker.log_tail()}")
         time.sleep(0.5)
+
+
+# ------------------------------------------------------------------------------------------ browser
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (no browser download), one per test module."""
+    require(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), f"chromium not found at {CHROMIUM}")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()

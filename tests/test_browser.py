@@ -9,28 +9,14 @@ $TEST_ARTIFACTS (default test-artifacts/) and copied to docs/screenshots/ by `ma
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, TEST_PASSWORD, ffmpeg, require
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
 VERDICTS = ("Likely fake", "Likely authentic", "Inconclusive")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), f"chromium not found at {CHROMIUM}")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ artifacts in $TEST_ARTIFACTS (default test-artifacts/); docs/screenshots/ holds 
 import base64
 import hashlib
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -20,21 +19,9 @@ from django.urls import reverse
 
 from detection.models import Media
 from tests.conftest import TEST_PASSWORD, ffmpeg, require
-from tests.test_browser import CHROMIUM, SCREENSHOTS, VERDICTS, _small_png
+from tests.test_browser import SCREENSHOTS, VERDICTS, _small_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), f"chromium not found at {CHROMIUM}")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
