@@ -12,19 +12,10 @@ from api import services as api_services
 from detection import services
 from detection.models import DetectionJob, Media
 
+from .api_support import private_files_removed  # noqa: F401  (autouse: uploads outlive a test's rows)
 from .conftest import WORKER_QUEUE, ffmpeg, wait_for_job
 
 LONG_QUEUE = f"{WORKER_QUEUE}-long"
-
-
-@pytest.fixture(autouse=True)
-def private_files_removed(private_media_root):
-    # Uploads outlive a test's rows; other tests expect the shared private folder as they left it.
-    before = {p for p in private_media_root.rglob("*") if p.is_file()}
-    yield
-    for path in private_media_root.rglob("*"):
-        if path.is_file() and path not in before:
-            path.unlink(missing_ok=True)
 
 
 @pytest.fixture
