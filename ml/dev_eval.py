@@ -99,7 +99,7 @@ def bootstrap_auc(y, s, n: int = 1000, seed: int = 0) -> tuple[float, float]:
     return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
 
 
-def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2) -> dict:
+def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2, cam: bool = False) -> dict:
     """Dev AUCs of one checkpoint on the cached crops, scored as ``ml.inference`` scores them (the
     card's clip rule for videos, the frame probability for images, highest track wins)."""
     import torch
@@ -131,6 +131,8 @@ def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2)
                                     "score": best, "mean_frames": max(r["mean"] for r in scored)})
     out = {"checkpoint": str(ckpt), "version": card["version"], "seconds": round(time.time() - started, 1),
            "own_test_frame_auc": own_test_auc(model, card)}
+    if cam:
+        out["cam"] = cam_locations(model, card, cache)
     s1 = (card.get("training") or {}).get("stage1") or {}
     out["training"] = {"minutes": (card.get("training") or {}).get("wall_minutes"), "samples": s1.get("samples_seen"),
                        "best_val_frame_auc": s1.get("best_val_auc")}
@@ -222,7 +224,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = []
     for ckpt in args.checkpoints:
-        r = score_checkpoint(ckpt)
+        r = score_checkpoint(ckpt, cam=args.cam)
         results.append(r)
         v, i = r["video"], r["image"]
         print(f"{r['version']}: own test frame AUC {r['own_test_frame_auc']}; dev video AUC {v['auc']} [{v['ci95'][0]}-{v['ci95'][1]}] (n={v['n']}), "
@@ -231,10 +233,6 @@ def main(argv=None) -> None:
         print("  video by method: " + json.dumps(v["by_method"]), flush=True)
         print("  image by method: " + json.dumps(i["by_method"]), flush=True)
         if args.cam:
-            from .checkpoint import load_checkpoint
-
-            model, card = load_checkpoint(ckpt)
-            r["cam"] = cam_locations(model, card)
             print("  Grad-CAM share on the face (dev crops): " + json.dumps(r["cam"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

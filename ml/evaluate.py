@@ -134,8 +134,7 @@ def shipped(card: dict, r: dict, kind: str) -> float:
         rule = card.get("clip_rule", "lstm")
         from .inference import CLIP_RULES
 
-        raw = CLIP_RULES[rule](np.asarray(r["frames"], float), r["lstm"]) if "frames" in r else \
-            {"lstm": r["lstm"], "mean_frames": r["mean"], "mean_lstm_frames": (r["lstm"] + r["mean"]) / 2}.get(rule, r["lstm"])
+        raw = CLIP_RULES[rule](np.asarray(r["frames"], float), r["lstm"])
     return float(calibrate(card, [raw], "image" if kind == "image" else "video")[0])
 
 

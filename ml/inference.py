@@ -37,14 +37,20 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def topk_mean(probs) -> float:
+    """Mean of the most suspicious quarter of a track's frame probabilities (at least one frame): a swap
+    visible in a few frames is not averaged away."""
+    probs = np.sort(np.asarray(probs, float))
+    return float(probs[-max(1, len(probs) // 4):].mean())
+
+
 # How a face track's score is made from the network's outputs: named and swappable, the model card
 # picks one with "clip_rule".
 CLIP_RULES: dict[str, Callable[[np.ndarray, float], float]] = {
     "lstm": lambda frame_probs, clip_prob: clip_prob,
     "mean_frames": lambda frame_probs, clip_prob: float(frame_probs.mean()),
     "mean_lstm_frames": lambda frame_probs, clip_prob: float((frame_probs.mean() + clip_prob) / 2),
-    # the most suspicious quarter of the frames (at least one): a swap seen in a few frames still counts
-    "topk_frames": lambda frame_probs, clip_prob: float(np.sort(frame_probs)[-max(1, len(frame_probs) // 4):].mean()),
+    "topk_frames": lambda frame_probs, clip_prob: topk_mean(frame_probs),
 }
 
 

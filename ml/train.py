@@ -29,6 +29,7 @@ from . import data as D
 from .checkpoint import default_preprocessing, save_checkpoint
 from . import calibration
 from .evaluate import binary_metrics, ece, roc_auc
+from .inference import topk_mean
 from .models import backbone_input, build_model, preprocess
 from .prepare import REPO
 
@@ -241,13 +242,6 @@ def clip_batches(clips, batch_size: int, rng):
         batches += [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
     rng.shuffle(batches)
     return batches
-
-
-def topk_mean(probs: np.ndarray) -> float:
-    """Mean of the most suspicious quarter of a track's frame probabilities (at least one frame): a swap
-    visible in a few frames is not averaged away."""
-    probs = np.sort(np.asarray(probs, float))
-    return float(probs[-max(1, len(probs) // 4):].mean())
 
 
 @torch.no_grad()
