@@ -2,13 +2,15 @@
 
 Several files at once (each its own analysis with its own progress, link and live status), drag and drop
 onto the page (a drop event carrying a DataTransfer built in the page from a real clip's bytes), a
-cancelled upload on a throttled network (nothing is stored), and files over the limits (each with its
+cancelled upload through a slow relay (nothing is stored), and files over the limits (each with its
 own error). Screenshots of the page mid-upload with two files at 1280 and 390 px are saved as test
 artifacts in $TEST_ARTIFACTS (default test-artifacts/); docs/screenshots/ holds copies for the README.
 """
 import base64
 import hashlib
 import os
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +35,12 @@ def media_files(clips, tmp_path_factory):
     mirrored = out / "face-mirrored.mp4"
     ffmpeg("-i", str(clips["face"]), "-vf", "hflip", "-c:v", "libx264", "-preset", "ultrafast",
            "-pix_fmt", "yuv420p", str(mirrored))
-    return {"clip": clips["face"], "still": still, "mirrored": mirrored, "no_face": clips["no_face"]}
+    # Large enough (~20 MB) that the browser's socket buffers (4 MB at most here) cannot swallow it whole.
+    large = out / "face-large.mp4"
+    ffmpeg("-i", str(clips["face"]), "-vf", "scale=1280:720,noise=alls=30:allf=t", "-c:v", "libx264",
+           "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(large))
+    return {"clip": clips["face"], "still": still, "mirrored": mirrored, "no_face": clips["no_face"],
+            "large": large}
 
 
 @pytest.fixture
@@ -56,8 +63,61 @@ def page(live_server, browser, django_user_model, request):
     context.close()
 
 
+class SlowRelay:
+    """A TCP relay in front of the live server that passes the browser's bytes on at a set rate.
+
+    DevTools' upload throttling only slows what the page reports: Chrome may still hand the whole body
+    to the server at once, so a cancel can come after the server already has it. Here the server can
+    only read what the relay has passed on, so a cancel mid-upload truly cuts the request short.
+    Replies travel back unthrottled; ``rate = None`` lifts the limit.
+    """
+
+    def __init__(self, target: str, bytes_per_second: int | None):
+        host, port = target.rsplit("//", 1)[1].rsplit(":", 1)
+        self.target, self.rate = (host, int(port)), bytes_per_second
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # a small window
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.url = f"http://localhost:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source, sink, throttled: bool):
+        try:
+            while True:
+                rate = self.rate if throttled else None
+                chunk = source.recv(1024 if rate else 65536)
+                if not chunk:
+                    break
+                sink.sendall(chunk)
+                if rate:
+                    time.sleep(len(chunk) / rate)
+        except OSError:
+            pass
+        finally:  # one side gone (a cancelled upload closes its socket): close the other side too
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self):
+        self.listener.close()
+
+
 def _throttle(page, bytes_per_second: int | None) -> None:
-    """Slow the page's uploads down (DevTools network emulation); None lifts the limit."""
+    """Slow the page's upload progress down (DevTools network emulation); None lifts the limit."""
     session = getattr(page, "_cdp", None)
     if session is None:
         session = page._cdp = page.context.new_cdp_session(page)
@@ -164,8 +224,11 @@ def test_a_file_dropped_on_the_page_is_uploaded(page, media_files, celery_worker
 
 def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, live_server):
     before = _stored_uploads()
-    clip = media_files["clip"]
-    _throttle(page, 8 * 1024)  # 8 KB/s: the clip takes many seconds to travel
+    clip = media_files["large"]
+    assert clip.stat().st_size > 12 * 2**20, clip.stat().st_size
+    relay = SlowRelay(live_server.url, 64 * 1024)  # 64 KB/s: the clip takes minutes to travel
+    page.goto(f"{relay.url}{reverse('detection:upload')}")  # same host: the session cookie goes along
+    page.locator("#upload-form.enhanced").wait_for()
     page.set_input_files("#id_file", str(clip))
     item = _items(page).first
     page.wait_for_function(
@@ -178,7 +241,7 @@ def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, liv
     assert item.get_attribute("data-state") == "cancelled"
     assert "Cancelled" in item.locator(".upload-status").inner_text()
     assert item.locator(".upload-cancel").count() == 0 and item.locator(".upload-link").count() == 0
-    _throttle(page, None)
+    relay.rate = None
     # Whatever part reached the server is dropped: no media, no job, no file, now or a little later.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -189,6 +252,7 @@ def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, liv
     page.set_input_files("#id_file", str(clip))
     _wait_for_links(page, 1)
     assert Media.objects.get(owner=page.user).sha256 == _sha256(clip)
+    relay.close()
 
 
 def test_files_over_the_limits_each_say_why(page, media_files, settings, live_server, celery_worker):
@@ -224,7 +288,7 @@ def test_files_over_the_limits_each_say_why(page, media_files, settings, live_se
 
 def test_screenshots_of_two_files_mid_upload(page, media_files, celery_worker):
     files = [media_files["clip"], media_files["mirrored"]]
-    _throttle(page, 12 * 1024)
+    _throttle(page, 12 * 1024)  # the page's progress only (see SlowRelay): enough for a picture
     page.set_input_files("#id_file", [str(p) for p in files])
     page.wait_for_function(
         """[...document.querySelectorAll('#upload-list .upload-progress')]
