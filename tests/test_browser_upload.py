@@ -222,11 +222,17 @@ def test_a_file_dropped_on_the_page_is_uploaded(page, media_files, celery_worker
     assert any(v in page.locator(".upload-job").inner_text() for v in VERDICTS), celery_worker.log_tail()
 
 
-def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, live_server):
+@pytest.fixture
+def slow_relay(live_server):
+    relay = SlowRelay(live_server.url, 64 * 1024)  # 64 KB/s: a 20 MB clip takes minutes to travel
+    yield relay
+    relay.close()
+
+
+def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, slow_relay):
     before = _stored_uploads()
-    clip = media_files["large"]
+    clip, relay = media_files["large"], slow_relay
     assert clip.stat().st_size > 12 * 2**20, clip.stat().st_size
-    relay = SlowRelay(live_server.url, 64 * 1024)  # 64 KB/s: the clip takes minutes to travel
     page.goto(f"{relay.url}{reverse('detection:upload')}")  # same host: the session cookie goes along
     page.locator("#upload-form.enhanced").wait_for()
     page.set_input_files("#id_file", str(clip))
@@ -252,7 +258,6 @@ def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, liv
     page.set_input_files("#id_file", str(clip))
     _wait_for_links(page, 1)
     assert Media.objects.get(owner=page.user).sha256 == _sha256(clip)
-    relay.close()
 
 
 def test_files_over_the_limits_each_say_why(page, media_files, settings, live_server, celery_worker):
