@@ -35,12 +35,17 @@ def media_files(clips, tmp_path_factory):
     mirrored = out / "face-mirrored.mp4"
     ffmpeg("-i", str(clips["face"]), "-vf", "hflip", "-c:v", "libx264", "-preset", "ultrafast",
            "-pix_fmt", "yuv420p", str(mirrored))
-    # Large enough (~20 MB) that the browser's socket buffers (4 MB at most here) cannot swallow it whole.
-    large = out / "face-large.mp4"
+    return {"clip": clips["face"], "still": still, "mirrored": mirrored, "no_face": clips["no_face"]}
+
+
+@pytest.fixture(scope="module")
+def large_clip(clips, tmp_path_factory):
+    """The face clip at 720p, lossless and noisy: ~20 MB, more than the browser's socket buffers (4 MB at
+    most here) can swallow, so an upload of it is still travelling when it is cancelled."""
+    large = tmp_path_factory.mktemp("upload-large") / "face-large.mp4"
     ffmpeg("-i", str(clips["face"]), "-vf", "scale=1280:720,noise=alls=30:allf=t", "-c:v", "libx264",
            "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(large))
-    return {"clip": clips["face"], "still": still, "mirrored": mirrored, "no_face": clips["no_face"],
-            "large": large}
+    return large
 
 
 @pytest.fixture
@@ -229,9 +234,9 @@ def slow_relay(live_server):
     relay.close()
 
 
-def test_a_cancelled_upload_stores_nothing(page, media_files, celery_worker, slow_relay):
+def test_a_cancelled_upload_stores_nothing(page, large_clip, celery_worker, slow_relay):
     before = _stored_uploads()
-    clip, relay = media_files["large"], slow_relay
+    clip, relay = large_clip, slow_relay
     assert clip.stat().st_size > 12 * 2**20, clip.stat().st_size
     page.goto(f"{relay.url}{reverse('detection:upload')}")  # same host: the session cookie goes along
     page.locator("#upload-form.enhanced").wait_for()
