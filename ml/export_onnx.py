@@ -29,6 +29,13 @@ class _Graph(torch.nn.Module):
 
     def forward(self, crops):
         m = self.model
+        if hasattr(m, "patch_scores"):  # the CLIP detector: heatmaps are its head applied to each patch
+            from .clip_detector import cams_from_scores
+
+            hidden = m.hidden(crops[0])
+            features = m.features_from_hidden(hidden)
+            cams = cams_from_scores(m.patch_scores(hidden))
+            return m.frame_logits(features)[None], m.clip_logits(features[None]), cams[None]
         feature_maps = m.backbone(crops[0])  # T x C x h x w
         features = m.pool(feature_maps).flatten(1)
         frame_logits = m.frame_logits(features)
@@ -83,7 +90,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.export_onnx", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--out", default=None, help="default: the checkpoint's path with .onnx")
+    parser.add_argument("--cache", action="store_true",
+                        help="export into the cache workers load from (DETECTOR_ONNX_CACHE), unless a fresh export exists")
     args = parser.parse_args(argv)
+    if args.cache:
+        from .backends import fresh_onnx_beside
+
+        fresh = fresh_onnx_beside(args.checkpoint)
+        print(f"ONNX graph for workers: {fresh or export_checkpoint(args.checkpoint)}")
+        return
     out = args.out or str(Path(args.checkpoint).with_suffix(".onnx"))
     path = export_checkpoint(args.checkpoint, out)
     model, card = load_checkpoint(args.checkpoint)

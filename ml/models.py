@@ -199,6 +199,14 @@ def cnn_lstm(*, backbone: str = "resnet_narrow", backbone_args: dict | None = No
                    dropout=dropout)
 
 
+@register(MODELS)
+def clip_lstm(**kwargs) -> nn.Module:
+    """Frozen CLIP ViT-B/16 features -> linear frame head + LSTM (ml/clip_detector.py)."""
+    from .clip_detector import ClipLSTM
+
+    return ClipLSTM(**kwargs)
+
+
 def build_model(name: str, **kwargs) -> nn.Module:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")

