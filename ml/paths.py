@@ -8,10 +8,13 @@ DEFAULT_CHECKPOINT = WEIGHTS_DIR / "detector.pt"  # PyTorch checkpoint dict with
 DEFAULT_ONNX = WEIGHTS_DIR / "detector.onnx"  # the same model for ONNX Runtime (python -m ml.export_onnx)
 
 
-def checkpoint_digest(path: str | os.PathLike) -> str:
-    """sha256 of a checkpoint file: ties an ONNX export to the weights it came from."""
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file (a checkpoint: ties an ONNX export to the weights it came from)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+checkpoint_digest = sha256_file
