@@ -132,6 +132,11 @@ def headline_figures(model: dict) -> list[str]:
         (("dev_robustness", "clean", "image_auc"), ("dev_robustness", "clean", "image_counts", "ok"),
          "independent dev images"),
         (("dev", f"video_{rule}", "roc_auc"), ("dev", f"video_{rule}", "n"), "independent dev videos"),
+        # the CLIP detector's card (ml.clip_train): one block per split and kind
+        (("test_video", "auc"), ("test_video", "n"), "held-out video clips"),
+        (("dev_image", "auc"), ("dev_image", "n"), "independent dev images"),
+        (("dev_video", "auc"), ("dev_video", "n"), "independent dev videos"),
+        (("dev_th_video", "auc"), ("dev_th_video", "n"), "videos of talking-head generators it never saw"),
     )
     figures = []
     for value_path, n_path, words in candidates:
@@ -145,7 +150,7 @@ def headline_figures(model: dict) -> list[str]:
 
 def model_paragraph(model: dict) -> str:
     """One short paragraph: the model's name, version, when it was trained and how well it did."""
-    name = model.get("name") or "The portal's detector (a CNN on each face crop, an LSTM over each face track)"
+    name = model.get("name") or "The portal's detector (features of each face crop, an LSTM over each face track)"
     parts = [f"{name}, version {model.get('version') or 'unknown'}"]
     if model.get("date"):
         parts[0] += f", trained {str(model['date'])[:10]}"

@@ -193,6 +193,7 @@ def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dic
 
     dim = x.shape[1]
     parts = recipe.parts if recipe.feature == "summary" else ("cls",)
+    torch.manual_seed(recipe.seed)  # the LSTM's initial weights: a recipe is one fixed model
     model = ClipLSTM(layer=recipe.layer, extra_layers=recipe.extra_layers, parts=parts, l2norm=recipe.l2norm,
                      pretrained=False)
     if model.frame_head.in_features != dim:  # the embedding probe: another width

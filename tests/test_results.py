@@ -460,3 +460,12 @@ def test_the_video_file_answers_range_requests(owner_client, outsider_client, ow
     assert b"".join(suffix.streaming_content) == data[-10:]
     assert owner_client.get(url, HTTP_RANGE=f"bytes={len(data)}-").status_code == 416
     assert outsider_client.get(url, HTTP_RANGE="bytes=0-9").status_code == 404
+
+
+def test_headline_figures_read_the_clip_detectors_card():
+    """The CLIP detector's card keeps one block per split and kind (ml.clip_train); the report reads them."""
+    metrics = {"test_video": {"auc": 0.8626, "n": 98}, "dev_image": {"auc": 0.9421, "n": 334},
+               "dev_video": {"auc": 0.676, "n": 42}, "dev_th_video": {"auc": 0.847, "n": 64}}
+    figures = reports.headline_figures({"metrics": metrics, "clip_rule": "topk_frames"})
+    assert figures == ["0.86 on 98 held-out video clips", "0.94 on 334 independent dev images",
+                       "0.68 on 42 independent dev videos", "0.85 on 64 videos of talking-head generators it never saw"]
