@@ -103,6 +103,17 @@ def train_entries(*, utk: int = 300, frames: int = 6, seed: int = 0) -> list[Ent
         g = "id:" + identity(r)
         counts[g] = counts.get(g, 0) + 1
     splits = group_splits(counts, seed=seed)
+    # A person the file names know (ml.data.identity) may appear in several pool groups and older clips:
+    # every unit that shows them goes to the split of the largest such unit.
+    people: dict[str, set[str]] = {}
+    for r in pool + older:
+        person = identity(r)
+        if person.startswith("person/"):
+            people.setdefault(person, set()).add(pool_group(r) if r in pool else "id:" + person)
+    for units in people.values():
+        split = splits[max(units, key=lambda u: (counts[u], u))]
+        for u in units:
+            splits[u] = split
     out = []
     for r in pool:
         g = pool_group(r)

@@ -36,12 +36,12 @@ def identity(record: dict) -> str:
     several clips or repositories); unknown ones stay one identity per clip or photo."""
     path, source = record["path"], record["source"]
     stem = Path(path).stem.lower()
-    if record["kind"] == "image":
-        return f"{source}/{stem}"
-    if "obama" in stem:
+    if "obama" in stem:  # photos too: the pool has photos of people the older clips show
         return "person/obama"
     if "alexandriaocasiocortez" in stem or "/aoc/" in path.lower():
         return "person/aoc"
+    if record["kind"] == "image":
+        return f"{source}/{stem}"
     if source == "ali-vilab_dreamtalk":  # MEAD: M030_front_angry_level3_001
         return "person/mead_" + stem.split("_")[0]
     if source in ("FuxiVirtualHuman_styletalk", "tanshuai0219_EDTalk"):

@@ -164,3 +164,23 @@ def test_a_changed_encoder_file_is_refused(monkeypatch, shipped_card):
     monkeypatch.setattr(clip_vit, "source_info", lambda: {"sha256": "0" * 64})
     with pytest.raises(ValueError, match="trained on"):
         checkpoint.load_checkpoint(DEFAULT_CHECKPOINT)
+
+
+def test_clip_splits_keep_groups_and_people_apart():
+    """The CLIP detector's splits (ml.clip_features.train_entries): a pool group in one split, a person the
+    file names know (Obama appears in older clips and in pool photos) in one split, all three splits used."""
+    from ml.clip_features import train_entries
+    from ml.data import identity
+    from ml.prepare import data_root, read_labels
+    from tests.conftest import require
+
+    require((data_root() / "train" / "labels.csv").exists(), "the shared training data is missing")
+    entries = train_entries()
+    by_group: dict[str, set] = {}
+    for e in entries:
+        by_group.setdefault(e.group, set()).add(e.split)
+    assert all(len(s) == 1 for s in by_group.values())
+    rows = {r["path"]: r for r in read_labels(data_root() / "train")}
+    obama = {e.split for e in entries if identity(rows[e.path]) == "person/obama"}
+    assert len(obama) == 1 and len([e for e in entries if identity(rows[e.path]) == "person/obama"]) >= 7
+    assert {e.split for e in entries} == {"train", "val", "test"}
