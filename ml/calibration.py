@@ -42,15 +42,19 @@ def calibrate(card: dict, scores, kind: str = "video") -> np.ndarray:
     return apply(params if params and "temperature" in params else None, scores)
 
 
-def fit_by_kind(y, scores, kinds) -> dict:
+def fit_by_kind(y, scores, kinds, *, balanced: bool = False) -> dict:
     """One calibration per kind of item (videos and images are scored by different rules, so one map
-    for both fits neither)."""
+    for both fits neither). ``balanced``: fakes and reals weigh the same in each fit, so the calibrated
+    score is P(fake) at even prior odds, not at the fitting set's share of fakes."""
     y, scores, kinds = np.asarray(y), np.asarray(scores, float), np.asarray(kinds)
-    out = {"method": "temperature scaling with bias (Platt) on logit(score), fitted per kind"}
+    out = {"method": "temperature scaling with bias (Platt) on logit(score), fitted per kind"
+                     + (", classes weighted equally (even prior odds)" if balanced else "")}
     for kind in ("video", "image"):
         sel = kinds == kind
         if sel.sum() >= 4 and len(set(y[sel].tolist())) == 2:
-            out[kind] = {k: v for k, v in fit(y[sel], scores[sel]).items() if k != "method"} | {"n": int(sel.sum())}
+            ys = y[sel].astype(float)
+            w = np.where(ys > 0, 0.5 / ys.mean(), 0.5 / (1 - ys.mean())) if balanced else None
+            out[kind] = {k: v for k, v in fit(ys, scores[sel], weights=w).items() if k != "method"} | {"n": int(sel.sum())}
     return out
 
 
@@ -64,19 +68,24 @@ def apply_by_kind(params: dict, scores, kinds) -> np.ndarray:
     return out
 
 
-def fit(y, scores, *, iterations: int = 200, prior: float | None = None) -> dict:
+def fit(y, scores, *, iterations: int = 200, prior: float | None = None, weights=None) -> dict:
     """Temperature and bias minimising the mean log loss of ``sigmoid((logit(s) - b) / T)`` (damped
     Newton's method on a = 1/T, c = -b/T, a convex problem). A weak pull towards the identity (a = 1,
     c = 0; weight ``prior``, default 1 / number of clips) keeps a few separable clips from sending the
     temperature to zero; a is kept in [0.02, 50], so a calibration never reverses the ranking."""
     y, z = np.asarray(y, float), logit(scores)
     lam = 1.0 / max(len(y), 1) if prior is None else prior
+    # ``weights``: per-item weights (e.g. each class weighing the same, so that 0.5 means even odds
+    # whatever the share of fakes in the fitting set); the means below are weighted means.
+    sw = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    sw = sw / sw.mean()
+    mean = lambda v: float(np.mean(sw * v))  # noqa: E731
     a, c = 1.0, 0.0
     for _ in range(iterations):
         p = sigmoid(a * z + c)
-        g = np.array([np.mean((p - y) * z) + lam * (a - 1), np.mean(p - y) + lam * c])
+        g = np.array([mean((p - y) * z) + lam * (a - 1), mean(p - y) + lam * c])
         w = p * (1 - p)
-        h = np.array([[np.mean(w * z * z), np.mean(w * z)], [np.mean(w * z), np.mean(w)]]) + lam * np.eye(2)
+        h = np.array([[mean(w * z * z), mean(w * z)], [mean(w * z), mean(w)]]) + lam * np.eye(2)
         step = np.linalg.solve(h, g)
         step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-12))  # damped: at most 2 per iteration
         a, c = float(np.clip(a - step[0], 0.02, 50.0)), c - step[1]

@@ -16,18 +16,20 @@ SPLIT_NAMES = {"val": "validation (held-out groups)", "test": "own test (held-ou
 
 
 def metrics_table(metrics: dict) -> list[str]:
-    lines = ["| set | kind | n (fake) | ROC AUC [95% CI] | accuracy | precision | recall | F1 | ECE |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| set | kind | n (fake) | ROC AUC [95% CI] | accuracy | precision | recall | F1 | ECE | ECE, classes weighted equally |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for split, label in SPLIT_NAMES.items():
         for kind in ("video", "image"):
             m = metrics.get(f"{split}_{kind}")
             if not m:
                 continue
             lines.append(f"| {label} | {kind} | {m['n']} ({m['fake']}) | {m['auc']:.3f} [{m['ci95'][0]:.2f}-{m['ci95'][1]:.2f}] | "
-                         f"{m['accuracy']} | {m['precision']} | {m['recall']} | {m['f1']} | {m['ece']} |")
-    crf = metrics.get("dev_video_crf35")
-    if crf:
-        lines.append(f"| data/dev at H.264 CRF 35 | video | {crf['n']} ({crf['fake']}) | {crf['auc']:.3f} "
-                     f"[{crf['ci95'][0]:.2f}-{crf['ci95'][1]:.2f}] | | | | | drop {crf['drop']} |")
+                         f"{m['accuracy']} | {m['precision']} | {m['recall']} | {m['f1']} | {m['ece']} | {m.get('ece_balanced', '-')} |")
+    for split, label in (("val", "validation"), ("dev", "data/dev")):
+        crf = metrics.get(f"{split}_video_crf35")
+        if crf:
+            lines.append(f"| {label} at H.264 CRF 35 | video | {crf['n']} ({crf['fake']}) | {crf['auc']:.3f} "
+                         f"[{crf['ci95'][0]:.2f}-{crf['ci95'][1]:.2f}] | | | | | drop {crf['drop']} | |")
     return lines
 
 
