@@ -10,19 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
-from .paths import DEFAULT_CHECKPOINT, checkpoint_digest
+from .paths import DEFAULT_CHECKPOINT, ONNX_CACHE_DIR, checkpoint_digest, onnx_cache_path
 
-# Bumped when the exported graph changes for the same weights, so a cached export made by older code is
-# not reused (the cache file is named by the checkpoint's sha256 and this).
-GRAPH_VERSION = 2
-CACHE_DIR = Path(os.environ.get("DETECTOR_ONNX_CACHE", Path(tempfile.gettempdir()) / "deepfake-portal-onnx"))
+CACHE_DIR = ONNX_CACHE_DIR  # kept for callers
 
 
 class _Graph(torch.nn.Module):
@@ -69,7 +65,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | No
     """Export a checkpoint (to ``out``, or to a cache file named by its digest) and return the path."""
     digest = checkpoint_digest(checkpoint)
     if out is None:
-        out = CACHE_DIR / f"detector-{digest[:16]}-g{GRAPH_VERSION}.onnx"
+        out = onnx_cache_path(checkpoint, digest)
         if out.exists():
             return str(out)
     model, card = load_checkpoint(checkpoint)

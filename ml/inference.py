@@ -92,9 +92,12 @@ class Predictor:
                 onnx_path = path
             else:
                 from .backends import fresh_onnx_beside
+                from .paths import onnx_cache_path
 
                 onnx_path = fresh_onnx_beside(path)
-                if onnx_path is None:  # missing or exported from other weights
+                if onnx_path is None:  # none beside, or exported from other weights: the cache (no torch needed)
+                    onnx_path = onnx_cache_path(path)
+                if not onnx_path.exists():  # not exported yet: export (imports torch once)
                     from .export_onnx import export_checkpoint
 
                     onnx_path = export_checkpoint(path)

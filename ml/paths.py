@@ -1,6 +1,7 @@
 """Where the shipped model lives (torch-free, so the ONNX path never imports torch)."""
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -18,3 +19,14 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 checkpoint_digest = sha256_file
+
+
+# Where exported ONNX graphs are kept (``python -m ml.export_onnx --cache``), named by the checkpoint's sha256
+# and the exporter's graph version (bumped when the exported graph changes for the same weights), so a
+# worker finds its graph without importing torch.
+ONNX_CACHE_DIR = Path(os.environ.get("DETECTOR_ONNX_CACHE", Path(tempfile.gettempdir()) / "deepfake-portal-onnx"))
+GRAPH_VERSION = 2
+
+
+def onnx_cache_path(checkpoint: str | os.PathLike, digest: str | None = None) -> Path:
+    return ONNX_CACHE_DIR / f"detector-{(digest or sha256_file(checkpoint))[:16]}-g{GRAPH_VERSION}.onnx"
