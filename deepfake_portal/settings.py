@@ -143,7 +143,7 @@ MEDIA_ACCEL_REDIRECT_PREFIX = envstr("MEDIA_ACCEL_REDIRECT_PREFIX")
 
 DETECTOR_CHECKPOINT = envstr("DETECTOR_CHECKPOINT", str(BASE_DIR / "ml" / "weights" / "detector.pt"))
 DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 0)  # 0: the model card's frame count
-# onnx: ONNX Runtime, faster and without torch in the worker (ml/weights/detector.onnx); torch: PyTorch
+# onnx: ONNX Runtime, faster and without torch in the worker (the graph in DETECTOR_ONNX_CACHE, exported by make); torch: PyTorch
 DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
