@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from .backends import read_card
+
 SPLIT_NAMES = {"val": "validation (held-out groups)", "test": "own test (held-out groups)",
                "dev": "data/dev", "dev_th": "data/dev talking heads (unseen generators)"}
 
@@ -77,8 +79,8 @@ def card_markdown(card: dict, ablation: str | None, extra: dict | None, notes: s
     for kind in ("video", "image"):
         if kind in cal:
             out.append(f"- {kind}: temperature {cal[kind]['temperature']}, bias {cal[kind]['bias']} (n={cal[kind]['n']})")
-    if ablation:
-        out += ["", "## Ablation", "", ablation.strip()]
+    if ablation:  # ml/weights/evaluation/ablation.md, with its own heading
+        out += ["", ablation.strip()]
     extra = extra or {}
     if "robustness" in extra:
         out += ["", "## Robustness (`python -m ml.clip_eval --robustness`)", "",
@@ -111,7 +113,8 @@ def card_markdown(card: dict, ablation: str | None, extra: dict | None, notes: s
             f"`python -m ml.clip_train --recipe {cfg.get('name')} --frames {card['preprocessing']['frames']} --frame-counts "
             "--out ml/weights/detector.pt` (seconds) → `python -m ml.clip_eval ml/weights/detector.pt --fidelity --robustness "
             "--attack` → `python -m ml.clip_card ml/weights/detector.pt --ablation ml/weights/evaluation/ablation.md "
-            "--eval ml/weights/evaluation/clip_eval.json`.", ""]
+            "--eval ml/weights/evaluation/clip_eval.json --notes ml/weights/evaluation/speed.md --notes "
+            "ml/weights/evaluation/limits.md`.", ""]
     return "\n".join(out)
 
 
@@ -120,21 +123,16 @@ def main(argv=None) -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--ablation", type=Path, default=None)
     parser.add_argument("--eval", type=Path, default=None)
-    parser.add_argument("--notes", type=Path, default=None, help="a Markdown file appended as it is (limits)")
+    parser.add_argument("--notes", type=Path, action="append", default=[],
+                        help="a Markdown file appended as it is (speed, limits); may be given more than once")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "weights" / "MODEL_CARD.md")
     args = parser.parse_args(argv)
-    card = _card_only(args.checkpoint)
+    card = read_card(args.checkpoint)
     text = card_markdown(card, args.ablation.read_text() if args.ablation else None,
                          json.loads(args.eval.read_text()) if args.eval else None,
-                         args.notes.read_text() if args.notes else None)
+                         "\n\n".join(p.read_text().strip() for p in args.notes) or None)
     args.out.write_text(text)
     print(f"wrote {args.out}")
-
-
-def _card_only(path: Path) -> dict:
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=True)["card"]
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
+from .clip_detector import cams_from_scores
 from .evaluate import roc_auc
+from .models import preprocess
 
 PAIRS = [  # (fake, real) relative to data/dev
     *[(f"ToniHantschmann_deepfake_detector/assets/videos/deepfake/{f}.mp4",
@@ -40,8 +42,7 @@ PAIRS = [  # (fake, real) relative to data/dev
 
 
 def _x(crops: np.ndarray) -> torch.Tensor:
-    """uint8 N x H x W x 3 -> the model's input scale."""
-    return (torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255.0 - 0.5) / 0.5
+    return preprocess(torch.from_numpy(np.ascontiguousarray(crops)))
 
 
 def otsu(values: np.ndarray) -> float:
@@ -81,8 +82,6 @@ def fidelity(model, root: Path, frames: int = 8, seed: int = 0) -> dict:
             hidden = model.hidden(_x(fake_crops))
             scores = model.patch_scores(hidden)
             logits = model.frame_logits(model.features_from_hidden(hidden))
-        from .clip_detector import cams_from_scores
-
         cams = cams_from_scores(scores).numpy()
         for k in range(len(pairs)):
             region = patch_diff[k] > otsu(patch_diff[k])
@@ -182,7 +181,7 @@ def robustness(model, card: dict, splits=("dev",), log=print) -> dict:
 
 
 def attack(model, card: dict, n: int = 12, log=print) -> dict:
-    from .attack import fgsm, pgd
+    from .attack import fake_logits, fgsm, pgd
     from .clip_features import cache_root, load_manifest
 
     rows = [r for r in load_manifest() if r["status"] == "ok" and r["split"] == "test" and r["label"] == "fake" and r["root"] == "train"]
@@ -192,7 +191,7 @@ def attack(model, card: dict, n: int = 12, log=print) -> dict:
             crops.append(z["crops"][0])
     pixels = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
     with torch.inference_mode():
-        clean = torch.sigmoid(model.frame_logits(model.embed((pixels - 0.5) / 0.5))).numpy()
+        clean = torch.sigmoid(fake_logits(model, pixels)).numpy()
     flagged = pixels[torch.from_numpy(clean >= 0.5)][:n]
     out = {"fakes": len(pixels), "flagged_clean": int((clean >= 0.5).sum()), "attacked": len(flagged)}
     for eps in (2, 4):
@@ -200,7 +199,7 @@ def attack(model, card: dict, n: int = 12, log=print) -> dict:
             started = time.time()
             adv = torch.cat([fn(model, flagged[i:i + 4], eps / 255) for i in range(0, len(flagged), 4)])
             with torch.inference_mode():
-                p = torch.sigmoid(model.frame_logits(model.embed((adv - 0.5) / 0.5))).numpy()
+                p = torch.sigmoid(fake_logits(model, adv)).numpy()
             out[f"{name}_eps{eps}"] = round(float((p < 0.5).mean()), 3)
             log(f"attack {name} eps {eps}/255: success {out[f'{name}_eps{eps}']} on {len(flagged)} crops ({time.time() - started:.0f} s)")
     return out

@@ -96,7 +96,7 @@ def main(argv=None) -> None:
             else:
                 row |= {"label": src["label"], "method": src["method"],
                         "condition": "degraded" if args.kind == "degrade" else "h264_crf35"}
-            row["key"] = entry_key(type("E", (), {"frames": len(made), "condition": args.kind})(), src["key"], runner.version)
+            row["key"] = entry_key(src["key"], len(made), args.kind, runner.version)
             np.savez(cache_root() / "items" / f"{row['key']}.npz", crops=made, frames=frames[picks], **feats)
             out.write(json.dumps(row) + "\n")
             out.flush()

@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import SPLITS, _unit_hash
 from .paths import sha256_file
 from .prepare import REPO, data_root, main_track, read_labels
 
 SIZE, MARGIN = 224, 1.5
 TAPS = (4, 6, 8, 10, 12)
 TOKENS_AT = 10
-SPLITS = ("train", "val", "test")
 
 
 def cache_root() -> Path:
@@ -62,12 +62,6 @@ class Entry:
     frames: int = 8
 
 
-def _unit(text: str, seed: int = 0) -> float:
-    import zlib
-
-    return zlib.crc32(f"{seed}:{text}".encode()) / 2**32
-
-
 def group_splits(groups: dict[str, int], fractions=(0.7, 0.15, 0.15), seed: int = 0) -> dict[str, str]:
     """group -> split, dealing whole groups (largest first, hash order among equals) into the split
     furthest below its share of items."""
@@ -75,7 +69,7 @@ def group_splits(groups: dict[str, int], fractions=(0.7, 0.15, 0.15), seed: int 
     targets = {s: f * total for s, f in zip(SPLITS, fractions)}
     taken = dict.fromkeys(SPLITS, 0)
     out = {}
-    for g in sorted(groups, key=lambda k: (-groups[k], _unit(k, seed))):
+    for g in sorted(groups, key=lambda k: (-groups[k], _unit_hash(k, seed))):
         split = max(SPLITS, key=lambda s: (targets[s] - taken[s]) / max(targets[s], 1))
         out[g] = split
         taken[split] += groups[g]
@@ -97,7 +91,7 @@ def train_entries(*, utk: int = 300, frames: int = 6, seed: int = 0) -> list[Ent
     for r in pool:
         counts[pool_group(r)] = counts.get(pool_group(r), 0) + 1
     # Older items: identity is the group; UTKFace thinned to `utk` photos (a hash draw, fixed).
-    utk_rows = sorted((r for r in older if "UTKFace" in r["method"]), key=lambda r: _unit(r["path"], seed))[:utk]
+    utk_rows = sorted((r for r in older if "UTKFace" in r["method"]), key=lambda r: _unit_hash(r["path"], seed))[:utk]
     older = [r for r in older if "UTKFace" not in r["method"]] + utk_rows
     for r in older:
         g = "id:" + identity(r)
@@ -267,8 +261,9 @@ def export_summary_graph(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ cache
-def entry_key(entry: Entry, content_sha: str, encoder_version: str) -> str:
-    spec = json.dumps([content_sha, entry.frames, SIZE, MARGIN, entry.condition, TAPS, encoder_version])
+def entry_key(content_sha: str, frames: int, condition: str, encoder_version: str) -> str:
+    """A cache entry's name: what was cropped (content, or a source entry's key), how, and by which encoder."""
+    spec = json.dumps([content_sha, frames, SIZE, MARGIN, condition, TAPS, encoder_version])
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
@@ -299,7 +294,7 @@ def build(entries: list[Entry], *, threads: int = 2, log=print) -> list[dict]:
             row = e.__dict__ | {"status": "ok"}
             try:
                 path = media_path(e)
-                key = entry_key(e, sha256_file(path), runner.version)
+                key = entry_key(sha256_file(path), e.frames, e.condition, runner.version)
                 out = root / "items" / f"{key}.npz"
                 crops, index = face_crops(str(path), e.kind, e.frames, finder)
                 if not len(crops):

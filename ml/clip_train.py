@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,6 @@ class Recipe:
     max_frames: int = 0             # only the first N cached frames of each item (the INT8 comparison)
     lstm_epochs: int = 40
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 RECIPES = {
@@ -173,10 +172,6 @@ def fit_lstm(model: ClipLSTM, seqs: list[np.ndarray], labels: np.ndarray, *, epo
 
 
 # ---------------------------------------------------------------------------------------- training
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
-
-
 def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dict]:
     """Fit a head on the train split; returns the model (encoder not loaded) and the scored items."""
     started = time.time()
@@ -333,7 +328,7 @@ def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, re
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     val_scores = [raw_score(s, rule) for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
     val_kinds = [s["kind"] for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
-    calibrated = calibration_apply(calibration, val_scores, val_kinds)
+    calibrated = calibration.apply_by_kind(calibration, val_scores, val_kinds)
     return {
         "version": f"{recipe.name}-{stamp}-seed{recipe.seed}",
         "preprocessing": {"input_size": SIZE, "margin": MARGIN, "mean": 0.5, "std": 0.5, "frames": frames, "colour": "RGB",
@@ -355,10 +350,6 @@ def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, re
         "validation_scores": [round(float(v), 4) for v in calibrated],
         "frame_counts": fit.get("frame_counts"),
     }
-
-
-def calibration_apply(params, scores, kinds):
-    return calibration.apply_by_kind(params, scores, kinds)
 
 
 def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> None:
@@ -392,8 +383,8 @@ def score_baseline(checkpoint: Path, rows: list[dict], log=print) -> tuple[list[
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def load_rows(*, tokens: bool = False) -> list[dict]:
-    rows = load_features(load_manifest(), tokens=tokens)
+def load_rows() -> list[dict]:
+    rows = load_features(load_manifest())
     if not rows:
         raise SystemExit("no cached features: run python -m ml.clip_features first")
     return rows

@@ -16,9 +16,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
-from .paths import DEFAULT_CHECKPOINT, ONNX_CACHE_DIR, checkpoint_digest, onnx_cache_path
-
-CACHE_DIR = ONNX_CACHE_DIR  # kept for callers
+from .paths import DEFAULT_CHECKPOINT, checkpoint_digest, onnx_cache_path
 
 
 class _Graph(torch.nn.Module):
