@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from deepfake_portal.celery import run_task
 from detection.models import DetectionJob
 
 from . import netcheck
@@ -102,10 +103,11 @@ def webhook_job_ended(*, job_id: int) -> None:
         transaction.on_commit(partial(enqueue_delivery, webhook.pk))
 
 
-def enqueue_delivery(webhook_id: int, countdown: float = 0) -> None:
-    from .tasks import deliver_webhook
+DELIVER_TASK = "api.tasks.deliver_webhook"  # sent by name: this module never imports the tasks
 
-    deliver_webhook.apply_async(args=(webhook_id,), countdown=countdown)
+
+def enqueue_delivery(webhook_id: int, countdown: float = 0) -> None:
+    run_task(DELIVER_TASK, args=(webhook_id,), countdown=countdown)
 
 
 def retry_delay(attempt: int) -> float:

@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detection import services as detection_services
+from detection import deletion, intake
 from detection.models import DetectionJob
 
 from . import errors, netcheck, selectors, services
@@ -103,8 +103,8 @@ class AnalysisListCreate(APIView):
             except netcheck.UnsafeUrl as exc:
                 raise errors.ApiError(errors.UNSAFE_CALLBACK_URL, str(exc)) from exc
         try:
-            result = detection_services.media_upload(owner=request.user, uploaded=form.validated_data["file"])
-        except detection_services.UploadRejected as exc:
+            result = intake.media_upload(owner=request.user, uploaded=form.validated_data["file"])
+        except intake.UploadRejected as exc:
             raise errors.ApiError(exc.code, exc.message, errors.UPLOAD_STATUS.get(exc.code, 400)) from exc
         if callback_url:
             services.webhook_attach(job=result.media.job, url=callback_url)
@@ -131,7 +131,7 @@ class AnalysisDetail(APIView):
         if media.job.status == DetectionJob.Status.RUNNING:
             raise errors.ApiError(errors.JOB_RUNNING, "The analysis is running; delete it once it has ended.",
                                   status.HTTP_409_CONFLICT)
-        detection_services.media_delete(media=media)
+        deletion.media_delete(media=media)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -156,7 +156,7 @@ RESULT_MIN_FACE_PX = envint("RESULT_MIN_FACE_PX", 40)
 HISTORY_PAGE_SIZE = envint("HISTORY_PAGE_SIZE", 20)
 
 # Celery: a Redis broker when CELERY_BROKER_URL is set; otherwise the web process runs each task itself
-# in a background thread (detection.services.enqueue_analysis), so `make run` needs no services.
+# in a background thread (detection.queues.enqueue_analysis), so `make run` needs no services.
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if not CELERY_BROKER_URL:

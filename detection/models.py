@@ -1,3 +1,4 @@
+"""Tables of the detection app: an upload (Media), its analysis (DetectionJob) and its per-frame results."""
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -58,7 +59,7 @@ class DetectionJob(models.Model):
     model_card = models.JSONField(default=dict, blank=True)  # summary of the card of the model that ran
     timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
-    # For the sweeper (services.jobs_sweep): when a message was last sent for this job, how many times
+    # For the sweeper (sweeping.jobs_sweep): when a message was last sent for this job, how many times
     # the sweeper sent one again, and which process (host:pid) holds the current claim.
     enqueued_at = models.DateTimeField(default=timezone.now)
     requeues = models.PositiveSmallIntegerField(default=0)

@@ -16,6 +16,7 @@ itself, or a temporary download that is removed afterwards).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -26,6 +27,8 @@ from datetime import datetime, timezone as dt_timezone
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.deconstruct import deconstructible
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 
@@ -278,3 +281,20 @@ private_storage = PrivateStorage()
 
 def get_private_storage() -> PrivateStorage:
     return private_storage
+
+
+try:  # object storage that refuses or is away: a storage error like a full disk
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS: tuple = (BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover - boto3 is only needed with PRIVATE_STORAGE=s3
+    STORAGE_ERRORS = ()
+
+
+def remove_quietly(names: list[str]) -> None:
+    """Delete stored files by name; a failure is logged (the sweeper's orphan pass removes them later)."""
+    for name in names:
+        try:
+            private_storage.delete(name)
+        except Exception:  # noqa: BLE001 - storage may be away; never mask the caller's own outcome
+            logger.warning("could not remove %s from storage", name, exc_info=True)

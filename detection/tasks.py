@@ -2,7 +2,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import errors, services
+from . import errors, jobs
 
 
 @shared_task(
@@ -15,13 +15,13 @@ from . import errors, services
 )
 def analyse_media(self, job_id: int, abandoned_claim: str = "") -> None:
     try:
-        services.job_run(job_id=job_id, abandoned_claim=abandoned_claim,
+        jobs.job_run(job_id=job_id, abandoned_claim=abandoned_claim,
                          heartbeat=not settings.CELERY_TASK_ALWAYS_EAGER)  # in-process runs need none
-    except services.TRANSIENT_ERRORS as exc:
+    except jobs.TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
-            services.job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
+            jobs.job_fail(job_id=job_id, code=errors.INTERNAL_ERROR, message=errors.MESSAGES[errors.INTERNAL_ERROR])
             raise
         # The retry may run in another worker: it names the claims the failed tries may have left, so it
         # can take the job over (bounded by max_retries).
-        claims = ",".join(filter(None, [abandoned_claim, services.process_identity()]))
+        claims = ",".join(filter(None, [abandoned_claim, jobs.process_identity()]))
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries), kwargs={"abandoned_claim": claims})

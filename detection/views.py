@@ -2,7 +2,6 @@
 import json
 import mimetypes
 import os
-import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import reports, selectors, services
+from . import deletion, intake, report_drawing, reports, selectors
 from .sendfile import private_file_response, ranged_file_response
 from .forms import UploadForm
 
@@ -56,7 +55,7 @@ def _human_seconds(s: float) -> str:
 
 def upload_limits_context() -> dict:
     """The limits the upload service enforces, in words for the page (and in numbers for its script)."""
-    limits = services.upload_limits()
+    limits = intake.upload_limits()
     return {
         "max_bytes": limits.max_bytes,
         "max_size": _human_bytes(limits.max_bytes),
@@ -76,8 +75,8 @@ def upload(request):
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.media_upload(owner=request.user, uploaded=form.cleaned_data["file"])
-        except services.UploadRejected as exc:
+            result = intake.media_upload(owner=request.user, uploaded=form.cleaned_data["file"])
+        except intake.UploadRejected as exc:
             form.add_error("file", ValidationError(exc.message, code=exc.code))
         else:
             if _wants_json(request):
@@ -155,7 +154,7 @@ def media_file(request, pk: int):
 def delete(request, pk: int):
     media = _get_media_for_user(request, pk)
     name = media.original_name
-    services.media_delete(media=media)
+    deletion.media_delete(media=media)
     messages.success(request, f"Deleted {name} and its analysis.")
     return redirect("detection:history")
 
@@ -179,7 +178,7 @@ def report_json(request, pk: int):
 @require_GET
 def report_pdf(request, pk: int):
     media = _get_media_for_user(request, pk)
-    response = HttpResponse(reports.report_pdf(media), content_type="application/pdf")
+    response = HttpResponse(report_drawing.report_pdf(media), content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(True, _report_name(media, "pdf"))
     return response
 

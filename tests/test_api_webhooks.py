@@ -6,7 +6,7 @@ from django.urls import reverse
 from api import netcheck, services
 from api.models import Webhook
 from api.tasks import deliver_webhook
-from detection import services as detection_services
+from detection import intake, jobs
 from detection.models import DetectionJob
 from tests.api_support import (  # noqa: F401
     fresh_throttle_counts,
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ended_job(owner, clips, settings):
     """An uploaded clip whose job has just failed (no worker needed): the webhook fires on that."""
-    upload = detection_services.media_upload(
+    upload = intake.media_upload(
         owner=owner, uploaded=SimpleUploadedFile("gradient.mp4", clips["no_face"].read_bytes()))
     return upload.media.job
 
@@ -42,7 +42,7 @@ def test_a_failing_receiver_gets_retries_with_backoff_and_every_attempt_is_recor
     # Run the delivery task here (eagerly: its retries run at once) instead of through the broker.
     monkeypatch.setattr(services, "enqueue_delivery", lambda webhook_id, countdown=0: sent.append(webhook_id))
     with django_capture_on_commit_callbacks(execute=True):
-        detection_services.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
+        jobs.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
     assert sent == [webhook.pk]  # the job_ended signal started the delivery
     deliver_webhook.apply(args=(webhook.pk,))
 
@@ -70,7 +70,7 @@ def test_it_gives_up_after_the_last_attempt(ended_job, webhook_receiver, setting
     webhook = attach(ended_job, webhook_receiver.url, settings)
     webhook_receiver.statuses = [500] * 5
     monkeypatch.setattr(services, "enqueue_delivery", lambda webhook_id, countdown=0: None)
-    detection_services.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
+    jobs.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
     deliver_webhook.apply(args=(webhook.pk,))
     webhook.refresh_from_db()
     assert webhook.state == Webhook.State.FAILED and webhook.attempts == 2
@@ -83,7 +83,7 @@ def test_an_unreachable_receiver_is_a_recorded_failure(ended_job, settings, monk
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     webhook = attach(ended_job, "http://127.0.0.1:9/closed", settings)
     monkeypatch.setattr(services, "enqueue_delivery", lambda webhook_id, countdown=0: None)
-    detection_services.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
+    jobs.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
     deliver_webhook.apply(args=(webhook.pk,))
     delivery = webhook.deliveries.get()
     assert delivery.status_code is None and not delivery.succeeded and "Error" in delivery.error
@@ -94,7 +94,7 @@ def test_a_url_that_turned_private_is_refused_at_delivery_time(ended_job, webhoo
     webhook = attach(ended_job, webhook_receiver.url, settings)
     settings.WEBHOOK_ALLOW_PRIVATE = False
     monkeypatch.setattr(services, "enqueue_delivery", lambda webhook_id, countdown=0: None)
-    detection_services.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
+    jobs.job_fail(job_id=ended_job.pk, code="no_face", message="No face was found.")
     deliver_webhook.apply(args=(webhook.pk,))
     assert webhook_receiver.requests == []
     assert "private" in webhook.deliveries.get().error

@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from detection import services
+from detection import deletion
 from detection.models import DetectionJob, Media
 
 from .conftest import ffmpeg, wait_for_job
@@ -276,5 +276,5 @@ def test_accepted_hostile_files_end_with_a_reason_and_the_worker_stays_up(
 
     # Leave the shared root as this test found it.
     for media in Media.objects.filter(owner=owner):
-        services.media_delete(media=media)
+        deletion.media_delete(media=media)
     assert files_under(root) - root_before == set()

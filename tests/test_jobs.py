@@ -5,7 +5,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from detection import services
+from detection import detector, jobs
 from detection.models import DetectionJob, FrameResult, Media
 from tests.conftest import wait_for_job
 
@@ -75,7 +75,7 @@ def test_a_real_worker_analyses_uploads(transactional_db, celery_worker, clips, 
     assert DetectionJob.objects.count() == 2
 
     # A duplicate message for a finished job does nothing.
-    services.job_run(job_id=job.pk)
+    jobs.job_run(job_id=job.pk)
     assert FrameResult.objects.filter(job=job).count() == len(frames)
     assert celery_worker.alive()
 
@@ -85,7 +85,7 @@ def test_a_duplicate_claim_does_nothing(owner, clips):
     media = Media.objects.create(owner=owner, original_name="x.mp4", sha256="0" * 64, kind="video", format="mp4",
                                  file="uploads/none.mp4", size=1, width=1, height=1)
     job = DetectionJob.objects.create(media=media, status=DetectionJob.Status.RUNNING, attempts=1)
-    services.job_run(job_id=job.pk)
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == DetectionJob.Status.RUNNING and job.attempts == 1
 
@@ -99,8 +99,8 @@ def test_an_unexpected_error_fails_the_job_with_internal_error(owner, monkeypatc
     def broken_predictor():
         raise RuntimeError("checkpoint unreadable")
 
-    monkeypatch.setattr(services, "get_predictor", broken_predictor)
-    services.job_run(job_id=job.pk)
+    monkeypatch.setattr(detector, "get_predictor", broken_predictor)
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == DetectionJob.Status.FAILED
     assert job.error_code == "internal_error"
@@ -119,13 +119,13 @@ def test_a_job_left_running_by_a_dead_worker_is_claimed_again_and_bounded(owner,
     long_ago = timezone.now() - timedelta(seconds=settings.DETECTION_HARD_TIME_LIMIT + 120)
     job = DetectionJob.objects.create(media=media, status=DetectionJob.Status.RUNNING, attempts=1, started_at=long_ago)
     claims = []
-    monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
-    services.job_run(job_id=job.pk)
+    monkeypatch.setattr(jobs, "_analyse", lambda job: claims.append(job.pk))
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert claims == [job.pk] and job.attempts == 2
 
-    DetectionJob.objects.filter(pk=job.pk).update(attempts=services.MAX_ATTEMPTS, started_at=long_ago)
-    services.job_run(job_id=job.pk)
+    DetectionJob.objects.filter(pk=job.pk).update(attempts=jobs.MAX_ATTEMPTS, started_at=long_ago)
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert claims == [job.pk]
     assert job.status == DetectionJob.Status.FAILED and job.error_code == "internal_error"

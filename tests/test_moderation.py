@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from detection import services as detection_services
+from detection import jobs
 from detection.models import DetectionJob
 from detection.signals import job_ended
 from moderation import services
@@ -116,26 +116,26 @@ def queued_job(owner) -> DetectionJob:
 
 def test_a_job_is_flagged_when_the_job_service_ends_it(owner, monkeypatch):
     job = queued_job(owner)
-    monkeypatch.setattr(detection_services, "_analyse", finish_with(0.97))
-    detection_services.job_run(job_id=job.pk)
+    monkeypatch.setattr(jobs, "_analyse", finish_with(0.97))
+    jobs.job_run(job_id=job.pk)
     assert ModerationItem.objects.get(job=job).reasons == ["high_score"]
 
 
 def test_a_failed_job_is_not_flagged(owner):
     job = queued_job(owner)
-    detection_services.job_fail(job_id=job.pk, code="no_face", message="No face.")
+    jobs.job_fail(job_id=job.pk, code="no_face", message="No face.")
     assert not ModerationItem.objects.filter(job=job).exists()
 
 
 def test_a_flagging_error_does_not_change_how_the_job_ended(owner, monkeypatch):
     job = queued_job(owner)
-    monkeypatch.setattr(detection_services, "_analyse", finish_with(0.97))
+    monkeypatch.setattr(jobs, "_analyse", finish_with(0.97))
 
     def broken(**kwargs):
         raise RuntimeError("moderation is down")
 
     monkeypatch.setattr(services, "flag_if_needed", broken)
-    detection_services.job_run(job_id=job.pk)
+    jobs.job_run(job_id=job.pk)
     assert DetectionJob.objects.get(pk=job.pk).status == "done"
     assert not ModerationItem.objects.filter(job=job).exists()
 

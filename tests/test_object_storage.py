@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bench import remote_host, s3server
-from detection import services
+from detection import deletion, intake, jobs, queues, sweeping
 from detection.models import DetectionJob, FrameResult, Media
 from detection.storage import private_storage
 
@@ -201,7 +201,7 @@ def test_presigned_redirects_are_short_lived_private_urls_that_answer_range_requ
         s3, settings, owner, owner_client, outsider_client, clips):
     settings.PRIVATE_STORAGE_REDIRECT = True
     settings.PRIVATE_STORAGE_URL_SECONDS = 30
-    result = services.media_upload(owner=owner, uploaded=SimpleUploadedFile("talk.mp4", clips["face"].read_bytes()))
+    result = intake.media_upload(owner=owner, uploaded=SimpleUploadedFile("talk.mp4", clips["face"].read_bytes()))
     media = result.media
     key = media.file.name
     # The object is private: its ACL grants nothing to everyone, and an unsigned GET is refused.
@@ -229,37 +229,37 @@ def test_a_failed_upload_leaves_no_object(s3, owner, monkeypatch, clips):
     def database_fails(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services.DetectionJob.objects, "create", database_fails)
+    monkeypatch.setattr(intake.DetectionJob.objects, "create", database_fails)
     with pytest.raises(RuntimeError):
-        services.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes()))
+        intake.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes()))
     assert s3.names("uploads/") == []
 
 
 @pytest.mark.django_db
 def test_the_sweeper_removes_objects_no_row_names(s3, owner, clips, django_capture_on_commit_callbacks):
-    kept = services.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes())).media
+    kept = intake.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes())).media
     queued_job = kept.job
     put = s3server.client(s3.endpoint).put_object
     put(Bucket=s3.bucket, Key="uploads/deadbeef.mp4", Body=b"a web process died before its commit")
     put(Bucket=s3.bucket, Key="jobs/987654321/0123.jpg", Body=b"a job that is gone")
     put(Bucket=s3.bucket, Key=f"jobs/{queued_job.pk}/aaaa.jpg", Body=b"a running attempt's heatmap")
 
-    young = services.storage_sweep()  # everything is younger than SWEEP_ORPHAN_SECONDS: kept
+    young = sweeping.storage_sweep()  # everything is younger than SWEEP_ORPHAN_SECONDS: kept
     assert young.removed == [] and young.kept_young == 2
-    report = services.storage_sweep(older_than=0)
+    report = sweeping.storage_sweep(older_than=0)
     assert sorted(report.removed) == ["jobs/987654321/0123.jpg", "uploads/deadbeef.mp4"]
     # The upload with a row and the files of a job still queued stay; once the job ends they are orphans.
     assert s3.names() == sorted([kept.file.name, f"jobs/{queued_job.pk}/aaaa.jpg"])
     DetectionJob.objects.filter(pk=queued_job.pk).update(status="failed")
-    assert services.storage_sweep(older_than=0).removed == [f"jobs/{queued_job.pk}/aaaa.jpg"]
+    assert sweeping.storage_sweep(older_than=0).removed == [f"jobs/{queued_job.pk}/aaaa.jpg"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.media_delete(media=kept)
+        deletion.media_delete(media=kept)
     assert s3.names() == []
 
 
 @pytest.mark.django_db
 def test_a_reclaimed_job_starts_by_removing_the_files_of_the_attempt_that_died(s3, owner, monkeypatch, clips):
-    media = services.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes())).media
+    media = intake.media_upload(owner=owner, uploaded=SimpleUploadedFile("a.mp4", clips["face"].read_bytes())).media
     job = media.job
     # An attempt on another host stored a heatmap, then its heartbeat stopped (the host died).
     s3server.client(s3.endpoint).put_object(Bucket=s3.bucket, Key=f"jobs/{job.pk}/half.jpg", Body=b"half")
@@ -267,8 +267,8 @@ def test_a_reclaimed_job_starts_by_removing_the_files_of_the_attempt_that_died(s
         status="running", attempts=1, claimed_by="worker-host-9:4242", started_at=timezone.now(),
         heartbeat_at=timezone.now() - timedelta(seconds=600))
     seen = []
-    monkeypatch.setattr(services, "_analyse", lambda job: seen.append(s3.names(f"jobs/{job.pk}/")))
-    services.job_run(job_id=job.pk)
+    monkeypatch.setattr(jobs, "_analyse", lambda job: seen.append(s3.names(f"jobs/{job.pk}/")))
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.attempts == 2 and seen == [[]]
 
@@ -283,8 +283,8 @@ def test_a_live_claim_on_another_host_is_left_alone(owner, monkeypatch, settings
         status="running", attempts=1, claimed_by="worker-host-9:4242", started_at=timezone.now(),
         heartbeat_at=timezone.now())
     claims = []
-    monkeypatch.setattr(services, "_analyse", lambda job: claims.append(job.pk))
-    services.job_run(job_id=job.pk)
+    monkeypatch.setattr(jobs, "_analyse", lambda job: claims.append(job.pk))
+    jobs.job_run(job_id=job.pk)
     assert claims == [] and DetectionJob.objects.get(pk=job.pk).attempts == 1
 
 
@@ -315,14 +315,14 @@ def test_the_sweeper_resends_a_job_whose_host_went_silent(owner, monkeypatch, se
 
     settings.PRIVATE_MEDIA_ROOT = tmp_path
     sent: list[int] = []
-    monkeypatch.setattr(services, "send_analysis", sent.append)  # the broker is not what this checks
-    monkeypatch.setattr(services, "broker_pending_job_ids", lambda: set())
+    monkeypatch.setattr(queues, "send_analysis", sent.append)  # the broker is not what this checks
+    monkeypatch.setattr(queues, "broker_pending_job_ids", lambda: set())
     silent, alive = make_job(owner, status="queued"), make_job(owner, status="queued")
     for job, beat in ((silent, settings.JOB_HEARTBEAT_TIMEOUT + 5), (alive, 1)):
         DetectionJob.objects.filter(pk=job.pk).update(
             status="running", attempts=1, claimed_by="worker-host-9:4242", started_at=timezone.now(),
             heartbeat_at=timezone.now() - timedelta(seconds=beat))
-    report = services.jobs_sweep()
+    report = sweeping.jobs_sweep()
     assert report.requeued == [silent.pk] and sent == [silent.pk]
     assert DetectionJob.objects.get(pk=silent.pk).status == "queued"
     assert DetectionJob.objects.get(pk=alive.pk).status == "running"

@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from api import services as api_services
-from detection import services
+from detection import queues
 from detection.models import DetectionJob, Media
 
 from .api_support import private_files_removed  # noqa: F401  (autouse: uploads outlive a test's rows)
@@ -61,9 +61,9 @@ def _body(payload: bytes) -> str:
 
 def test_the_queue_follows_the_work_type(settings):
     settings.DETECTION_QUEUE, settings.DETECTION_LONG_QUEUE, settings.LONG_VIDEO_SECONDS = "fast", "long", 60
-    assert services.queue_for(kind="image", duration=0) == "fast"
-    assert services.queue_for(kind="video", duration=60) == "fast"
-    assert services.queue_for(kind="video", duration=60.5) == "long"
+    assert queues.queue_for(kind="image", duration=0) == "fast"
+    assert queues.queue_for(kind="video", duration=60) == "fast"
+    assert queues.queue_for(kind="video", duration=60.5) == "long"
 
 
 @pytest.mark.worker
@@ -92,4 +92,4 @@ def test_an_image_is_not_held_up_by_long_videos(transactional_db, celery_worker,
     for video in (browser_video, api_video):
         assert DetectionJob.objects.get(media=video).status == DetectionJob.Status.QUEUED
     # The sweeper knows the long queue: their messages are pending, so it sends nothing again.
-    assert {browser_video.job.pk, api_video.job.pk} <= services.broker_pending_job_ids()
+    assert {browser_video.job.pk, api_video.job.pk} <= queues.broker_pending_job_ids()

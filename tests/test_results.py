@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from detection import reports, services, verdicts
+from detection import detector, jobs, report_drawing, reports, verdicts
 from detection.models import DetectionJob, FrameResult, Media
 from detection.storage import private_storage
 from ml.result import AnalysedFrame, Prediction
@@ -56,7 +56,7 @@ def make_analysis(owner, *, score=0.9, name="clip.mp4", kind="video", frames=3, 
     now = timezone.now()
     job = DetectionJob.objects.create(media=media, status=status)
     if status == DetectionJob.Status.DONE:
-        verdict = services.job_verdict(score=score, threshold=0.5, faces_found=frames,
+        verdict = jobs.job_verdict(score=score, threshold=0.5, faces_found=frames,
                                        face_sizes=[min(box[2] - box[0], box[3] - box[1])])
         DetectionJob.objects.filter(pk=job.pk).update(
             score=score, threshold=0.5, label="fake" if score >= 0.5 else "real", faces_found=frames,
@@ -117,9 +117,9 @@ def test_confidence_is_in_the_direction_of_the_verdict():
 
 def test_the_band_comes_from_settings(settings):
     settings.RESULT_INCONCLUSIVE_BAND = 0.3
-    assert services.job_verdict(score=0.75, threshold=0.5, faces_found=1, face_sizes=[100]).key == verdicts.INCONCLUSIVE
+    assert jobs.job_verdict(score=0.75, threshold=0.5, faces_found=1, face_sizes=[100]).key == verdicts.INCONCLUSIVE
     settings.RESULT_INCONCLUSIVE_BAND = 0.1
-    assert services.job_verdict(score=0.75, threshold=0.5, faces_found=1, face_sizes=[100]).key == verdicts.FAKE
+    assert jobs.job_verdict(score=0.75, threshold=0.5, faces_found=1, face_sizes=[100]).key == verdicts.FAKE
 
 
 class _FakePredictor:
@@ -139,7 +139,7 @@ def test_a_finished_job_stores_its_verdict_and_model_card(db, owner, tmp_path):
                               thumbnail=str(heatmap))],
         faces_found=1,
     )
-    services._job_finish(media.job, prediction, model_card=services.model_card_summary(_FakePredictor()))
+    jobs._job_finish(media.job, prediction, model_card=detector.model_card_summary(_FakePredictor()))
     job = DetectionJob.objects.get(pk=media.job.pk)
     assert job.status == DetectionJob.Status.DONE
     assert (job.verdict, job.verdict_reason) == (verdicts.FAKE, "")
@@ -149,10 +149,10 @@ def test_a_finished_job_stores_its_verdict_and_model_card(db, owner, tmp_path):
 
 def test_a_file_without_a_face_fails_as_inconclusive(db, owner):
     media = make_analysis(owner, status=DetectionJob.Status.RUNNING)
-    services.job_fail(job_id=media.job.pk, code="no_face", message="No face was found in this file.")
+    jobs.job_fail(job_id=media.job.pk, code="no_face", message="No face was found in this file.")
     job = DetectionJob.objects.get(pk=media.job.pk)
     assert (job.status, job.verdict, job.verdict_reason) == ("failed", verdicts.INCONCLUSIVE, verdicts.NO_FACE)
-    services.job_fail(job_id=make_analysis(owner, status=DetectionJob.Status.RUNNING).job.pk,
+    jobs.job_fail(job_id=make_analysis(owner, status=DetectionJob.Status.RUNNING).job.pk,
                       code="corrupt_media", message="damaged")
     assert DetectionJob.objects.get(error_code="corrupt_media").verdict == ""
 
@@ -389,8 +389,8 @@ def test_the_pdf_draws_the_score_timeline(owner_client, owner, tmp_path):
 def test_the_pdf_shows_the_most_suspicious_faces_enlarged_with_and_without_heatmaps(owner_client, owner, tmp_path):
     media = make_analysis(owner, score=0.93, frames=32, heatmaps=8, duration=9.0)
     images = _images(_pdf(owner_client, media, tmp_path))
-    assert len(images) == 2 * reports.TOP_FACES  # each of the top faces plain and with its heatmap
-    assert all(i["width"] == i["height"] == reports.FACE_PIXELS for i in images)
+    assert len(images) == 2 * report_drawing.TOP_FACES  # each of the top faces plain and with its heatmap
+    assert all(i["width"] == i["height"] == report_drawing.FACE_PIXELS for i in images)
 
 
 def test_a_face_crop_is_the_face_box_from_the_stored_frame(owner, tmp_path):
@@ -403,9 +403,9 @@ def test_a_face_crop_is_the_face_box_from_the_stored_frame(owner, tmp_path):
     buffer = io.BytesIO()
     small.save(buffer, format="PNG")
     _write(frame.thumbnail.name, buffer.getvalue())
-    plain, heat = reports._face_crops(frame, media)
-    assert plain.size == heat.size == (reports.FACE_PIXELS, reports.FACE_PIXELS)
-    centre = plain.getpixel((reports.FACE_PIXELS // 2, reports.FACE_PIXELS // 2))
+    plain, heat = report_drawing._face_crops(frame, media)
+    assert plain.size == heat.size == (report_drawing.FACE_PIXELS, report_drawing.FACE_PIXELS)
+    centre = plain.getpixel((report_drawing.FACE_PIXELS // 2, report_drawing.FACE_PIXELS // 2))
     assert centre[1] > 150 and centre[0] < 60, centre
     corner = plain.getpixel((3, 3))
     assert abs(corner[0] - 90) < 20 and abs(corner[1] - 90) < 20, corner  # context around the face
@@ -435,7 +435,7 @@ def test_the_model_paragraph_reads_whatever_the_card_holds():
 
 def test_a_failed_job_still_has_reports(owner_client, owner):
     media = make_analysis(owner, status=DetectionJob.Status.RUNNING)
-    services.job_fail(job_id=media.job.pk, code="corrupt_media", message="The file is damaged.")
+    jobs.job_fail(job_id=media.job.pk, code="corrupt_media", message="The file is damaged.")
     report = owner_client.get(reverse("detection:report_json", args=[media.pk])).json()
     assert report["analysis"]["status"] == "failed" and report["analysis"]["error_message"] == "The file is damaged."
     assert owner_client.get(reverse("detection:report_pdf", args=[media.pk])).content.startswith(b"%PDF-")

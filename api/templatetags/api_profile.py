@@ -1,3 +1,4 @@
+"""Template tag: the API section of the profile page (tokens and the webhook signing secret)."""
 from django import template
 
 from .. import selectors, services

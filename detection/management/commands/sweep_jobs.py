@@ -1,5 +1,5 @@
-"""Re-enqueue jobs the broker lost or whose worker died; fail those out of tries (services.jobs_sweep);
-and, every SWEEP_ORPHANS_EVERY seconds, remove stored files no row names (services.storage_sweep).
+"""Re-enqueue jobs the broker lost or whose worker died; fail those out of tries (sweeping.jobs_sweep);
+and, every SWEEP_ORPHANS_EVERY seconds, remove stored files no row names (sweeping.storage_sweep).
 
 Runs once, or with --every N as a small long-lived process (make run-stack starts one). It talks to the
 database and sends plain messages, so it works while Celery workers are down and keeps trying while
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from detection import services
+from detection import sweeping
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             if orphans_every and time.monotonic() - orphans_at >= orphans_every:
                 orphans_at = time.monotonic()
                 try:
-                    orphans = services.storage_sweep()
+                    orphans = sweeping.storage_sweep()
                 except Exception as exc:  # storage or the database is away: next time
                     self.stderr.write(f"orphan sweep failed: {exc}")
                     close_old_connections()
@@ -41,7 +41,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"orphaned files removed {len(orphans.removed)} "
                                       f"(kept {orphans.kept_young} younger than SWEEP_ORPHAN_SECONDS)")
             try:
-                report = services.jobs_sweep(queued_after=queued_after)
+                report = sweeping.jobs_sweep(queued_after=queued_after)
             except Exception as exc:  # the database is away: say so, try again next time
                 self.stderr.write(f"sweep failed: {exc}")
                 close_old_connections()
