@@ -57,8 +57,8 @@ $(STAMP): requirements.txt client/pyproject.toml Makefile | system-packages
 	@touch $@
 
 run: setup
-	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
-	@$(PY) -m ml.export_onnx --cache
+	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.inference.export_onnx --cache
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
@@ -93,8 +93,8 @@ db-user: services
 	  CREATE DATABASE IF NOT EXISTS \`$(DB_NAME)\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
 
 test: test-packages setup db-user s3-server
-	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
-	@$(PY) -m ml.export_onnx --cache
+	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.inference.export_onnx --cache
 	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) S3_TEST_ENDPOINT_URL=$(S3_ENDPOINT) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	  $(PY) -m pytest $(PYTEST_ARGS)
@@ -103,8 +103,8 @@ test: test-packages setup db-user s3-server
 # bucket $(S3_BUCKET) on the S3 server (STORAGE=local: var/private instead). WORKERS read the fast queue
 # (images, short clips), LONG_WORKERS the long-video queue.
 run-stack: setup db-user s3-server stop-stack
-	@test -f ml/weights/detector.pt || $(PY) -m ml.checkpoint --init ml/weights/detector.pt
-	@$(PY) -m ml.export_onnx --cache
+	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@$(PY) -m ml.inference.export_onnx --cache
 	@mkdir -p var/run var/log
 	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
 	@set -e; export DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) \

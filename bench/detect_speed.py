@@ -9,7 +9,7 @@ whole video decoded into memory, the first 20 consecutive frames, dlib HOG (upsa
 resolution twice per frame, ResNeXt50-32x4d at 112x112 into an LSTM(2048, 2048), rebuilt per call,
 random weights. Targets (issue 23, the CLIP detector): <= 2.0 s with heatmaps on 2 cores, peak RSS <= 1.5 GB.
 ``--frames 2,4,6,8`` also times the first clip at each frame count (what the frame count costs; what it
-buys in AUC is printed by ``python -m ml.clip_train --frame-counts``).
+buys in AUC is printed by ``python -m ml.training.clip_train --frame-counts``).
 The clips are made here with ffmpeg's default x264 settings from real clips in the shared data.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("DEEPFAKE_DATA", REPO.parent / "shared" / "data")) / "train"
 
-from ml.media import sample_frames  # noqa: E402
+from ml.media.decode import sample_frames  # noqa: E402
 
 
 def scaled(rgb, side):

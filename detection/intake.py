@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ml.errors import MediaError
-from ml.media import Limits, probe
+from ml.media.decode import Limits, probe
 
 from . import errors, queues
 from .models import DetectionJob, Media

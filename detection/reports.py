@@ -94,7 +94,7 @@ def headline_figures(model: dict) -> list[str]:
         (("dev_robustness", "clean", "image_auc"), ("dev_robustness", "clean", "image_counts", "ok"),
          "independent dev images"),
         (("dev", f"video_{rule}", "roc_auc"), ("dev", f"video_{rule}", "n"), "independent dev videos"),
-        # the CLIP detector's card (ml.clip_train): one block per split and kind
+        # the CLIP detector's card (ml.training.clip_train): one block per split and kind
         (("test_video", "auc"), ("test_video", "n"), "held-out video clips"),
         (("dev_image", "auc"), ("dev_image", "n"), "independent dev images"),
         (("dev_video", "auc"), ("dev_video", "n"), "independent dev videos"),

@@ -1,10 +1,10 @@
-"""Deepfake detector: plain PyTorch, never imports Django.
+"""Deepfake detector: plain PyTorch (and ONNX Runtime), never imports Django.
 
-Stages, each runnable alone:
-  media.py     probe a file and sample frames from it
-  faces.py     find, track, align and crop faces
-  models.py    the CNN-LSTM, built by name from a registry
-  gradcam.py   Grad-CAM heatmaps (hooks released after every use)
-  inference.py Predictor: file in, Prediction out
-  detect.py    the command line (python -m ml.detect)
+Folders by stage (ml/README.md says more):
+  media/       probe a file, sample its frames, find, track and crop faces
+  models/      the networks: registry of builders, CNN backbones, CLIP ViT-B/16 port, the CLIP detector head
+  inference/   Predictor (file in, Prediction out), PyTorch/ONNX backends, heatmaps, ONNX export
+  training/    cached crops and splits, pseudo-fakes, trainers, calibration, checkpoints
+  evaluation/  held-out and dev evaluation, robustness, attacks, the model card
+Entry points: python -m ml.detect | ml.train | ml.evaluate; from ml.inference import Predictor.
 """

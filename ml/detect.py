@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from .paths import DEFAULT_CHECKPOINT as DEFAULT_PATH
+from ml.paths import DEFAULT_CHECKPOINT as DEFAULT_PATH
 
 JSON_KEYS = ("path", "kind", "status", "score", "label", "frames_analysed", "faces_found",
              "model_version", "seconds", "error")
@@ -58,7 +58,7 @@ def human(row: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from .inference import Predictor  # after argument errors, which need no model
+    from ml.inference.predictor import Predictor  # after argument errors, which need no model
 
     predictor = Predictor.load(args.checkpoint, backend=args.backend)
     for i, path in enumerate(args.paths):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "detector.pt"  # PyTorch checkpoint dict with its model card
-DEFAULT_ONNX = WEIGHTS_DIR / "detector.onnx"  # the same model for ONNX Runtime (python -m ml.export_onnx)
+DEFAULT_ONNX = WEIGHTS_DIR / "detector.onnx"  # the same model for ONNX Runtime (python -m ml.inference.export_onnx)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -21,7 +21,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 checkpoint_digest = sha256_file
 
 
-# Where exported ONNX graphs are kept (``python -m ml.export_onnx --cache``), named by the checkpoint's sha256
+# Where exported ONNX graphs are kept (``python -m ml.inference.export_onnx --cache``), named by the checkpoint's sha256
 # and the exporter's graph version (bumped when the exported graph changes for the same weights), so a
 # worker finds its graph without importing torch.
 ONNX_CACHE_DIR = Path(os.environ.get("DETECTOR_ONNX_CACHE", Path(tempfile.gettempdir()) / "deepfake-portal-onnx"))

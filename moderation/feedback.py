@@ -1,4 +1,4 @@
-"""Reviewed media with the moderators' labels, written where ``ml.prepare`` can read it."""
+"""Reviewed media with the moderators' labels, written where ``ml.training.prepare`` can read it."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ from pathlib import Path
 from .models import ModerationItem
 from .selectors import reviewed_items
 
-FOLDER = "portal_feedback"  # the first path component: ml.prepare's "source"
+FOLDER = "portal_feedback"  # the first path component: ml.training.prepare's "source"
 COLUMNS = ("path", "label", "kind", "method")
 METHODS = {
     "fake": "portal upload, confirmed fake by a moderator",

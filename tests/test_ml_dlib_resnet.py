@@ -1,4 +1,4 @@
-"""dlib's face-recognition ResNet in PyTorch (ml.dlib_resnet): the reader, and descriptors equal to dlib's.
+"""dlib's face-recognition ResNet in PyTorch (ml.models.dlib_resnet): the reader, and descriptors equal to dlib's.
 
 The descriptor test uses real faces from the shared data (../shared/data/train, or $DEEPFAKE_DATA):
 missing data skips locally and fails under CI.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml.dlib_resnet import (
+from ml.models.dlib_resnet import (
     MEAN_RGB,
     SCALE,
     Affine,

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from ml import errors
-from ml.checkpoint import init_untrained, load_checkpoint
+from ml.training.checkpoint import init_untrained, load_checkpoint
 from ml.detect import JSON_KEYS
 from ml.errors import MediaError
-from ml.faces import FaceFinder, crop_face
-from ml.gradcam import GradCAM
+from ml.media.faces import FaceFinder, crop_face
+from ml.inference.gradcam import GradCAM
 from ml.inference import Predictor
-from ml.media import probe, sample_frames, sample_indices
-from ml.models import build_model, preprocess
+from ml.media.decode import probe, sample_frames, sample_indices
+from ml.models.registry import build_model, preprocess
 
 from .ml_media import FACE_CLIP_B, REPO, face_clip, face_image, ffmpeg, no_face_clip
 
@@ -125,7 +125,7 @@ def test_bad_files_raise_a_media_error_with_a_code(clips, name, code):
 def test_limits_refuse_big_pictures_by_side_and_by_pixel_count(tmp_path):
     from PIL import Image
 
-    from ml.media import Limits
+    from ml.media.decode import Limits
 
     path = tmp_path / "wide.png"
     Image.new("RGB", (3000, 2000)).save(path)
@@ -190,7 +190,7 @@ def test_preprocess_scales_to_minus_one_one():
 
 
 def test_the_numpy_input_scale_is_the_models():
-    from ml.backends import normalise
+    from ml.inference.backends import normalise
 
     crops = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
     assert np.allclose(normalise(crops), preprocess(torch.from_numpy(crops)).numpy(), atol=1e-6)
@@ -266,7 +266,7 @@ def test_bad_files_come_back_as_errors(clips, predictor, name):
 # -- ONNX ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def onnx_file(checkpoint):
-    from ml.export_onnx import export_checkpoint
+    from ml.inference.export_onnx import export_checkpoint
 
     return Path(export_checkpoint(checkpoint, checkpoint.with_suffix(".onnx")))
 
@@ -284,7 +284,7 @@ def test_onnx_and_torch_agree_on_real_face_crops(clips, checkpoint, onnx_file, t
 
 def test_onnx_cams_equal_hook_based_gradcam(checkpoint, onnx_file):
     """The closed form in the ONNX graph is Grad-CAM for a linear head after average pooling."""
-    from ml.backends import OnnxScorer, TorchScorer
+    from ml.inference.backends import OnnxScorer, TorchScorer
 
     model, _ = load_checkpoint(checkpoint)
     crops = np.random.default_rng(0).integers(0, 256, (5, 128, 128, 3), dtype=np.uint8)
@@ -303,7 +303,7 @@ def test_onnx_backend_never_imports_torch(checkpoint, onnx_file, clips):
 
 
 def test_the_card_is_read_from_a_fresh_onnx_export_without_torch(checkpoint, onnx_file):
-    code = ("import sys; from ml.backends import read_card; "
+    code = ("import sys; from ml.inference.backends import read_card; "
             f"card = read_card({str(checkpoint)!r}); "
             "assert card['version'] == 'untrained-seed0', card; assert 'torch' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from ml import augment, pseudofakes as pf
-from ml import data as D
-from ml.evaluate import auc_by_group, binary_metrics, ece, roc_auc
-from ml.prepare import data_root, read_labels
+from ml.training import augment, pseudofakes as pf
+from ml.training import data as D
+from ml.evaluation.evaluate import auc_by_group, binary_metrics, ece, roc_auc
+from ml.training.prepare import data_root, read_labels
 
 
 def template_landmarks(size: int) -> np.ndarray:
@@ -184,8 +184,8 @@ def _tiny_cache(root: Path, size: int = 48) -> Path:
 
 
 def test_tiny_training_run_saves_a_loadable_checkpoint(tmp_path):
-    from ml import train
-    from ml.checkpoint import load_checkpoint
+    from ml.training import train
+    from ml.training.checkpoint import load_checkpoint
 
     cache = _tiny_cache(tmp_path / "cache")
     cfg = train.merge(train.DEFAULTS, {
@@ -246,7 +246,7 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path):
     with the same weights, optimizer moments and sample count as the same run left alone."""
     import torch
 
-    from ml import train
+    from ml.training import train
 
     cache = _tiny_cache(tmp_path / "cache")
     whole = train.run(_tiny_cfg(tmp_path, train, "whole"), tmp_path / "whole.pt", cache=cache)
@@ -288,7 +288,7 @@ def torch_equal(a, b) -> bool:
 
 # ---------------------------------------------------------------------------------- calibration
 def test_calibration_fit_recovers_a_known_temperature_and_lowers_ece():
-    from ml import calibration
+    from ml.training import calibration
 
     rng = np.random.default_rng(0)
     z = rng.normal(0, 2, 4000)
@@ -305,7 +305,7 @@ def test_calibration_fit_recovers_a_known_temperature_and_lowers_ece():
 
 def test_calibration_tames_a_coin_flip_model():
     """A model at chance that says 0.01 or 0.99 is mapped to about 0.5: it never claims 90%."""
-    from ml import calibration
+    from ml.training import calibration
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 2000)
@@ -342,7 +342,7 @@ def test_pixels_outside_the_mask_are_the_real_crop_for_every_draw():
 
 # ------------------------------------------------------------------------------------- dev scoring
 def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
-    from ml.dev_eval import bootstrap_auc, markdown_rows
+    from ml.evaluation.dev_eval import bootstrap_auc, markdown_rows
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(40), np.zeros(40)].astype(int)
@@ -358,8 +358,8 @@ def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
 
 
 def test_clip_rule_is_chosen_on_validation_and_topk_is_one_of_them():
-    from ml import train
-    from ml.inference import CLIP_RULES
+    from ml.training import train
+    from ml.inference.predictor import CLIP_RULES
 
     probs = np.array([0.1, 0.2, 0.9, 0.1, 0.95, 0.1, 0.1, 0.1])
     assert CLIP_RULES["topk_frames"](probs, 0.0) == pytest.approx((0.9 + 0.95) / 2)
@@ -376,7 +376,7 @@ def test_clip_rule_is_chosen_on_validation_and_topk_is_one_of_them():
 
 
 def test_face_fraction_of_a_cam_map():
-    from ml.dev_eval import face_fraction
+    from ml.evaluation.dev_eval import face_fraction
 
     maps = np.zeros((2, 12, 12))
     maps[0, 5:7, 5:7] = 1.0      # all on the face

@@ -17,7 +17,7 @@ from PIL import Image
 from detection import detector, jobs, report_drawing, reports, verdicts
 from detection.models import DetectionJob, FrameResult, Media
 from detection.storage import private_storage
-from ml.result import AnalysedFrame, Prediction
+from ml.inference.result import AnalysedFrame, Prediction
 
 
 @pytest.fixture(autouse=True)
@@ -463,7 +463,7 @@ def test_the_video_file_answers_range_requests(owner_client, outsider_client, ow
 
 
 def test_headline_figures_read_the_clip_detectors_card():
-    """The CLIP detector's card keeps one block per split and kind (ml.clip_train); the report reads them."""
+    """The CLIP detector's card keeps one block per split and kind (ml.training.clip_train); the report reads them."""
     metrics = {"test_video": {"auc": 0.8626, "n": 98}, "dev_image": {"auc": 0.9421, "n": 334},
                "dev_video": {"auc": 0.676, "n": 42}, "dev_th_video": {"auc": 0.847, "n": 64}}
     figures = reports.headline_figures({"metrics": metrics, "clip_rule": "topk_frames"})

@@ -7,7 +7,7 @@ class Command(BaseCommand):
     help = "Write reviewed media with the moderators' labels into DIR (DIR/labels.csv: path,label,kind,method)."
 
     def add_arguments(self, parser):
-        parser.add_argument("dir", help="output folder, e.g. feedback/train; then DEEPFAKE_DATA=feedback python -m ml.prepare --split train")
+        parser.add_argument("dir", help="output folder, e.g. feedback/train; then DEEPFAKE_DATA=feedback python -m ml.training.prepare --split train")
 
     def handle(self, *args, dir: str, **options):
         rows = feedback_export(out_dir=dir)

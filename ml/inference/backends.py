@@ -8,7 +8,7 @@ Grad-CAM here: the frame head is linear after global average pooling, so the gra
 logit with respect to the last feature maps is the head's weight divided by the map area, the same
 at every position. Grad-CAM's channel weights are therefore the head's weights, and the map is
 ReLU(sum_k w_k A_k): the ONNX graph computes it in the forward pass. The PyTorch backend computes it
-with hooks and autograd (``ml.gradcam.GradCAM``); a test checks that both agree.
+with hooks and autograd (``ml.inference.gradcam.GradCAM``); a test checks that both agree.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .paths import checkpoint_digest
+from ml.paths import checkpoint_digest
 
-MEAN, STD = 0.5, 0.5  # the model's input scale; the same as ml.models.MEAN/STD (checked in tests)
+MEAN, STD = 0.5, 0.5  # the model's input scale; the same as ml.models.registry.MEAN/STD (checked in tests)
 
 
 def normalise(crops: np.ndarray) -> np.ndarray:
@@ -73,10 +73,10 @@ class TorchScorer:
         return frame_logits.numpy().astype(np.float64), float(clip_logit[0])
 
     def cams(self, rows: list[int], timings: dict) -> np.ndarray:
-        from .gradcam import GradCAM
+        from ml.inference.gradcam import GradCAM
 
         if hasattr(self.model, "patch_scores"):  # the CLIP detector's per-patch head (ml/clip_detector.py)
-            from .clip_detector import cams_from_scores
+            from ml.models.clip_detector import cams_from_scores
 
             with timed(timings, "gradcam"), self.torch.inference_mode():
                 maps = cams_from_scores(self.model.patch_scores([h[rows] for h in self._hidden]))
@@ -108,7 +108,7 @@ class OnnxScorer:
 
 
 def onnx_card(onnx_path: str | os.PathLike) -> dict:
-    """The model card stored in an ONNX export's metadata (by ``ml.export_onnx``)."""
+    """The model card stored in an ONNX export's metadata (by ``ml.inference.export_onnx``)."""
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}

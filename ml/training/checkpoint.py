@@ -3,7 +3,7 @@
     {"format": 1, "model": {"name": ..., "args": {...}}, "state_dict": {...}, "card": {...}}
 
 The card holds: version, config, preprocessing (input_size, margin, mean, std, frames), threshold,
-training data summary, metrics, date and git commit. ``python -m ml.checkpoint --init PATH`` writes
+training data summary, metrics, date and git commit. ``python -m ml.training.checkpoint --init PATH`` writes
 an untrained one (for development before a trained model exists); ``--show PATH`` prints a card.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from .faces import CROP_MARGIN
-from .models import MEAN, STD, build_model
+from ml.media.faces import CROP_MARGIN
+from ml.models.registry import MEAN, STD, build_model
 
 FORMAT = 1
-from .paths import DEFAULT_CHECKPOINT as DEFAULT_PATH  # noqa: E402  (kept for callers)
+from ml.paths import DEFAULT_CHECKPOINT as DEFAULT_PATH  # noqa: E402  (kept for callers)
 DEFAULT_MODEL = {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "lstm_hidden": 128}}
 
 
@@ -70,7 +70,7 @@ def check_encoder(card: dict) -> None:
     """A frozen encoder's file must be the one the head was trained on (sha256 in the card)."""
     expected = (card.get("encoder") or {}).get("sha256")
     if expected:
-        from . import clip_vit
+        from ml.models import clip_vit
 
         found = clip_vit.source_info()["sha256"]
         if found != expected:
@@ -87,7 +87,7 @@ def init_untrained(path: str | Path, *, seed: int = 0) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.checkpoint", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.training.checkpoint", description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--init", metavar="PATH", help="write an untrained checkpoint")
     group.add_argument("--show", metavar="PATH", help="print a checkpoint's model card")

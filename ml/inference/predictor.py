@@ -18,15 +18,17 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import calibration, errors
-from .backends import OnnxScorer, TorchScorer, timed
-from .defences import purify
-from .errors import MediaError
-from .faces import FaceFinder, crop_face
-from .heatmap import overlay
-from .media import Limits, probe, sample_frames
-from .paths import DEFAULT_CHECKPOINT
-from .result import AnalysedFrame, Prediction
+from ml.training import calibration
+
+from ml import errors
+from ml.inference.backends import OnnxScorer, TorchScorer, timed
+from ml.inference.defences import purify
+from ml.errors import MediaError
+from ml.media.faces import FaceFinder, crop_face
+from ml.inference.heatmap import overlay
+from ml.media.decode import Limits, probe, sample_frames
+from ml.paths import DEFAULT_CHECKPOINT
+from ml.inference.result import AnalysedFrame, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class Predictor:
         path = Path(path or DEFAULT_CHECKPOINT)
         threads = threads or int(os.environ.get("DETECTOR_THREADS", "0")) or min(2, os.cpu_count() or 1)
         if backend == "torch":
-            from .checkpoint import load_checkpoint
+            from ml.training.checkpoint import load_checkpoint
 
             model, card = load_checkpoint(path)
             return cls(TorchScorer(model, threads), card, backend=backend, purify=purify)
@@ -91,14 +93,14 @@ class Predictor:
             if path.suffix == ".onnx":
                 onnx_path = path
             else:
-                from .backends import fresh_onnx_beside
-                from .paths import onnx_cache_path
+                from ml.inference.backends import fresh_onnx_beside
+                from ml.paths import onnx_cache_path
 
                 onnx_path = fresh_onnx_beside(path)
                 if onnx_path is None:  # none beside, or exported from other weights: the cache (no torch needed)
                     onnx_path = onnx_cache_path(path)
                 if not onnx_path.exists():  # not exported yet: export (imports torch once)
-                    from .export_onnx import export_checkpoint
+                    from ml.inference.export_onnx import export_checkpoint
 
                     onnx_path = export_checkpoint(path)
             scorer = OnnxScorer(onnx_path, threads)

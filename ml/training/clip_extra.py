@@ -1,8 +1,8 @@
-"""Extra training items made from cached crops, cached like real ones: ``python -m ml.clip_extra sbi|degrade``.
+"""Extra training items made from cached crops, cached like real ones: ``python -m ml.training.clip_extra sbi|degrade``.
 
 - ``sbi``: self-blended pseudo-fakes (SBI). From real crops of the *train* split only, ``per_item`` frames
   each: the 68 landmarks are found again on the crop (its central square holds the face: margin 1.5), a
-  self-blended copy is made with ``ml.pseudofakes.self_blend`` and a light chain of the project's
+  self-blended copy is made with ``ml.training.pseudofakes.self_blend`` and a light chain of the project's
   degradations applied. Added as fakes of method ``sbi``.
 - ``val_crf35``: the validation videos' crops re-encoded at CRF 35 (condition ``h264_crf35``, split
   ``val``), so a recipe's robustness to compression can be judged on validation, never on dev.
@@ -11,7 +11,7 @@
   half size and back; added with their own label and method, condition ``degraded``.
 
 Each new item is encoded by the same CLIP graph and appended to the manifest in the train split, so
-``ml.clip_train``'s recipes can take it or leave it (``pseudo_fakes``, ``degraded``). Resumable: a
+``ml.training.clip_train``'s recipes can take it or leave it (``pseudo_fakes``, ``degraded``). Resumable: a
 source already done is skipped.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .clip_features import EncoderRunner, SIZE, cache_root, entry_key, load_manifest
+from ml.training.clip_features import EncoderRunner, SIZE, cache_root, entry_key, load_manifest
 
 
 def landmarks_on_crop(finder, crop: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ def landmarks_on_crop(finder, crop: np.ndarray) -> np.ndarray:
 
 
 def self_blends(crops, rng, finder, per_item: int):
-    from . import augment, pseudofakes
+    from ml.training import augment, pseudofakes
 
     picks = rng.choice(len(crops), min(per_item, len(crops)), replace=False)
     fakes = []
@@ -43,7 +43,7 @@ def self_blends(crops, rng, finder, per_item: int):
 
 
 def degraded(crops, rng):
-    from . import augment
+    from ml.training import augment
 
     x = crops
     if rng.random() < 0.5:
@@ -52,9 +52,9 @@ def degraded(crops, rng):
 
 
 def main(argv=None) -> None:
-    from .faces import FaceFinder
+    from ml.media.faces import FaceFinder
 
-    parser = argparse.ArgumentParser(prog="python -m ml.clip_extra", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.training.clip_extra", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=["sbi", "degrade", "val_crf35"])
     parser.add_argument("--per-item", type=int, default=2, help="sbi: pseudo-fakes per real item")
     parser.add_argument("--max-items", type=int, default=400, help="sbi: real items used")
@@ -84,7 +84,7 @@ def main(argv=None) -> None:
             elif args.kind == "degrade":
                 made, picks = degraded(crops, rng)
             else:
-                from . import augment
+                from ml.training import augment
 
                 made, picks = augment.h264_sequence(crops, crf=35), np.arange(len(crops))
             feats = runner(made)

@@ -1,4 +1,4 @@
-"""Cache aligned face crops and landmarks from the data folder: ``python -m ml.prepare``.
+"""Cache aligned face crops and landmarks from the data folder: ``python -m ml.training.prepare``.
 
 For every item of ``<data>/train/labels.csv`` (or ``--split dev``) this finds the faces exactly as
 inference does (``FaceFinder.track`` on sampled frames, ``crop_face`` with the shipped margin) and
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def data_root() -> Path:
@@ -66,8 +66,8 @@ def _process(job) -> dict:
     global _FINDER
     import cv2
 
-    from .faces import FaceFinder, crop_face
-    from .media import sample_frames
+    from ml.media.faces import FaceFinder, crop_face
+    from ml.media.decode import sample_frames
 
     cv2.setNumThreads(1)
     row, root, out_dir, size, frames_per_video = job
@@ -136,7 +136,7 @@ def prepare(split: str = "train", *, cache: Path | None = None, size: int = 160,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.prepare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.training.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="train", choices=["train", "dev"])
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default <repo>/cache/crops)")
     parser.add_argument("--size", type=int, default=160, help="crop side in pixels (default 160)")

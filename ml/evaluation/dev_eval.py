@@ -1,6 +1,6 @@
-"""Fast dev scoring for comparing recipes: ``python -m ml.dev_eval CKPT [CKPT ...]``.
+"""Fast dev scoring for comparing recipes: ``python -m ml.evaluation.dev_eval CKPT [CKPT ...]``.
 
-``ml.evaluate`` runs every dev item through the whole inference path (decode, faces, crops) for each
+``ml.evaluation.evaluate`` runs every dev item through the whole inference path (decode, faces, crops) for each
 model, most of it the same work every time. Here the face crops of ``data/dev`` are made once, by the
 same functions inference uses (``sample_frames`` -> ``FaceFinder.track`` -> ``crop_face``), for the clean
 media and for the videos re-encoded with libx264 at CRF 35, and cached in ``cache/dev_crops/``; a
@@ -20,25 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import auc_by_group, roc_auc
+from ml.evaluation.evaluate import auc_by_group, roc_auc
 
 CONDITIONS = ("clean", "h264_crf35")
 CACHE_SIZE = 160  # crops are cached at this side; a model with another input size gets them resized
 
 
 def cache_path(size: int, margin: float) -> Path:
-    from .prepare import REPO
+    from ml.training.prepare import REPO
 
     return REPO / "cache" / "dev_crops" / f"s{size}-m{margin}.npz"
 
 
 def build_cache(size: int, margin: float, *, frames: int = 32, root: Path | None = None, log=print) -> Path:
     """Crops of every dev item's face tracks (clean; videos also at CRF 35), once."""
-    from . import augment
-    from .evaluate import reencoded_path
-    from .faces import FaceFinder, crop_face
-    from .media import read_image, sample_frames
-    from .prepare import data_root, read_labels
+    from ml.training import augment
+    from ml.evaluation.evaluate import reencoded_path
+    from ml.media.faces import FaceFinder, crop_face
+    from ml.media.decode import read_image, sample_frames
+    from ml.training.prepare import data_root, read_labels
 
     out = cache_path(size, margin)
     if out.exists():
@@ -100,12 +100,12 @@ def bootstrap_auc(y, s, n: int = 1000, seed: int = 0) -> tuple[float, float]:
 
 
 def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2, cam: bool = False) -> dict:
-    """Dev AUCs of one checkpoint on the cached crops, scored as ``ml.inference`` scores them (the
+    """Dev AUCs of one checkpoint on the cached crops, scored as ``ml.inference.predictor`` scores them (the
     card's clip rule for videos, the frame probability for images, highest track wins)."""
     import torch
 
-    from .checkpoint import load_checkpoint
-    from .evaluate import resize_all, score_sequence, shipped
+    from ml.training.checkpoint import load_checkpoint
+    from ml.evaluation.evaluate import resize_all, score_sequence, shipped
 
     torch.set_num_threads(threads)
     model, card = load_checkpoint(ckpt)
@@ -166,9 +166,9 @@ def cam_locations(model, card: dict, cache: Path | None = None, per_item: int = 
     ``face_fraction``), over ``per_item`` frames of each item's first track."""
     import torch
 
-    from .gradcam import GradCAM
-    from .models import preprocess
-    from .evaluate import resize_all
+    from ml.inference.gradcam import GradCAM
+    from ml.models.registry import preprocess
+    from ml.evaluation.evaluate import resize_all
 
     size = int(card["preprocessing"]["input_size"])
     cache = cache or build_cache(CACHE_SIZE, card["preprocessing"]["margin"])
@@ -190,9 +190,9 @@ def cam_locations(model, card: dict, cache: Path | None = None, per_item: int = 
 
 def own_test_auc(model, card: dict, n: int = 600, seed: int = 7) -> float:
     """Frame AUC on clean crops of the own test split (held-out identities; pseudo-fakes and the
-    labelled fake photos), the same fixed draw as ``ml.evaluate``'s first ``n`` frames."""
-    from . import data as D
-    from .evaluate import score_sequence
+    labelled fake photos), the same fixed draw as ``ml.evaluation.evaluate``'s first ``n`` frames."""
+    from ml.training import data as D
+    from ml.evaluation.evaluate import score_sequence
 
     cfg = card.get("config", {})
     bank = D.CropBank.load(None, "test", seed=cfg.get("seed", 0), fractions=tuple(cfg.get("split_fractions", (0.7, 0.15, 0.15))))
@@ -215,7 +215,7 @@ def markdown_rows(results: list[dict], labels: list[str]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.dev_eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluation.dev_eval", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--labels", default=None, help="comma-separated row labels for --markdown")

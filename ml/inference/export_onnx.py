@@ -1,4 +1,4 @@
-"""Export the detector to ONNX: ``python -m ml.export_onnx [--checkpoint P] [--out P]``.
+"""Export the detector to ONNX: ``python -m ml.inference.export_onnx [--checkpoint P] [--out P]``.
 
 One graph: crops (1 x T x 3 x H x W, T dynamic) -> frame_logits (1 x T), clip_logit (1) and cams
 (1 x T x h x w: ReLU(sum_k w_k A_k), the Grad-CAM maps of the frame head, see ml/backends.py). The
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
-from .paths import DEFAULT_CHECKPOINT, checkpoint_digest, onnx_cache_path
+from ml.training.checkpoint import load_checkpoint
+from ml.paths import DEFAULT_CHECKPOINT, checkpoint_digest, onnx_cache_path
 
 
 class _Graph(torch.nn.Module):
@@ -27,7 +27,7 @@ class _Graph(torch.nn.Module):
     def forward(self, crops):
         m = self.model
         if hasattr(m, "patch_scores"):  # the CLIP detector: heatmaps are its head applied to each patch
-            from .clip_detector import cams_from_scores
+            from ml.models.clip_detector import cams_from_scores
 
             hidden = m.hidden(crops[0])
             features = m.features_from_hidden(hidden)
@@ -84,14 +84,14 @@ def max_difference(model, onnx_path: str, input_size: int, frames: int = 16, see
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.export_onnx", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.inference.export_onnx", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--out", default=None, help="default: the checkpoint's path with .onnx")
     parser.add_argument("--cache", action="store_true",
                         help="export into the cache workers load from (DETECTOR_ONNX_CACHE), unless a fresh export exists")
     args = parser.parse_args(argv)
     if args.cache:
-        from .backends import fresh_onnx_beside
+        from ml.inference.backends import fresh_onnx_beside
 
         fresh = fresh_onnx_beside(args.checkpoint)
         print(f"ONNX graph for workers: {fresh or export_checkpoint(args.checkpoint)}")

@@ -3,7 +3,7 @@
 A network's sigmoid output is a ranking, not a probability: a model at chance can still say 0.99. The
 card's ``calibration`` maps a raw score p to ``sigmoid((logit(p) - bias) / temperature)``, fitted by
 minimising the log loss on the validation clips of the own split (never on dev), so that among items
-scored 0.8 about 80% are fake *on data like the validation set*. ``ml.inference`` reports the
+scored 0.8 about 80% are fake *on data like the validation set*. ``ml.inference.predictor`` reports the
 calibrated score (the clip's and each frame's), and the portal's confidence is read from it.
 
 numpy only: the ONNX worker imports this without torch.

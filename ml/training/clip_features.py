@@ -1,4 +1,4 @@
-"""Face crops -> frozen CLIP features, cached on disk: ``python -m ml.clip_features``.
+"""Face crops -> frozen CLIP features, cached on disk: ``python -m ml.training.clip_features``.
 
 Every item the CLIP detector learns from or is judged on (the training pool of real deepfakes, the
 older real clips and photos of ``data/train``, and ``data/dev`` clean and at H.264 CRF 35) goes through
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import SPLITS, _unit_hash
-from .paths import sha256_file
-from .prepare import REPO, data_root, main_track, read_labels
+from ml.training.data import SPLITS, _unit_hash
+from ml.paths import sha256_file
+from ml.training.prepare import REPO, data_root, main_track, read_labels
 
 SIZE, MARGIN = 224, 1.5
 TAPS = (4, 6, 8, 10, 12)
@@ -81,8 +81,8 @@ def pool_group(row: dict) -> str:
 
 
 def train_entries(*, utk: int = 300, frames: int = 6, seed: int = 0) -> list[Entry]:
-    """``data/train``: the pool by group; the older clips and photos by identity (``ml.data``'s rules)."""
-    from .data import identity
+    """``data/train``: the pool by group; the older clips and photos by identity (``ml.training.data``'s rules)."""
+    from ml.training.data import identity
 
     rows = read_labels(data_root() / "train")
     pool = [r for r in rows if r["source"].startswith("pool-")]
@@ -97,7 +97,7 @@ def train_entries(*, utk: int = 300, frames: int = 6, seed: int = 0) -> list[Ent
         g = "id:" + identity(r)
         counts[g] = counts.get(g, 0) + 1
     splits = group_splits(counts, seed=seed)
-    # A person the file names know (ml.data.identity) may appear in several pool groups and older clips:
+    # A person the file names know (ml.training.data.identity) may appear in several pool groups and older clips:
     # every unit that shows them goes to the split of the largest such unit.
     people: dict[str, set[str]] = {}
     for r in pool + older:
@@ -137,8 +137,8 @@ def needs_compact_copy(entry: Entry) -> bool:
 def compact_copy(src: str, dst: str, *, seconds: float = 3.0, side: int = 288, crf: int = 22, scale: float = 1.8) -> None:
     """The pool's copy step for another clip: 3 s from the middle, a square of ``scale`` x the face box
     (fixed over the segment, found on the segment's middle frame), ``side`` px, libx264 at ``crf``."""
-    from .faces import FaceFinder
-    from .media import probe, sample_frames
+    from ml.media.faces import FaceFinder
+    from ml.media.decode import probe, sample_frames
 
     info = probe(src)
     duration = info.duration or seconds
@@ -174,8 +174,8 @@ def media_path(entry: Entry) -> Path:
             compact_copy(str(src), str(dst))
         return dst
     if entry.condition == "h264_crf35":
-        from . import augment
-        from .evaluate import reencoded_path
+        from ml.training import augment
+        from ml.evaluation.evaluate import reencoded_path
 
         dst = reencoded_path(entry.path, 35)
         if not dst.exists():
@@ -188,8 +188,8 @@ def media_path(entry: Entry) -> Path:
 
 def face_crops(path: str, kind: str, frames: int, finder) -> tuple[np.ndarray, np.ndarray]:
     """(crops N x 224 x 224 x 3, frame indices) of the main face track, as inference finds it."""
-    from .faces import crop_face
-    from .media import read_image, sample_frames
+    from ml.media.faces import crop_face
+    from ml.media.decode import read_image, sample_frames
 
     if kind == "image":
         images, index = [read_image(path)], [0]
@@ -212,7 +212,7 @@ class EncoderRunner:
     def __init__(self, threads: int = 2):
         import onnxruntime as ort
 
-        from . import clip_vit
+        from ml.models import clip_vit
 
         self.version = clip_vit.source_info()["sha256"][:16]
         path = cache_root() / f"encoder-summary-{self.version}.onnx"
@@ -224,7 +224,7 @@ class EncoderRunner:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, crops: np.ndarray, batch: int = 8) -> dict[str, np.ndarray]:
-        from .clip_vit import MEAN, STD
+        from ml.models.clip_vit import MEAN, STD
 
         outs = []
         for i in range(0, len(crops), batch):
@@ -239,7 +239,7 @@ class EncoderRunner:
 def export_summary_graph(path: Path) -> None:
     import torch
 
-    from .clip_vit import ClipVisionEncoder
+    from ml.models.clip_vit import ClipVisionEncoder
 
     class Summary(torch.nn.Module):
         def __init__(self, encoder):
@@ -279,7 +279,7 @@ def build(entries: list[Entry], *, threads: int = 2, log=print) -> list[dict]:
     """Cache every entry (skipping those done); returns the manifest rows."""
     import cv2
 
-    from .faces import FaceFinder
+    from ml.media.faces import FaceFinder
 
     cv2.setNumThreads(1)
     root = cache_root()
@@ -333,7 +333,7 @@ def load_features(rows: list[dict] | None = None, *, tokens: bool = False) -> li
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.clip_features", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.training.clip_features", description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["pool", "dev", "older", "all"], default="all")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items of each part (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)

@@ -513,6 +513,6 @@ __all__ = ["Affine", "DatFile", "DatFormatError", "DlibFaceResNet", "Layer", "ME
 
 def feature_stages(net: DlibFaceResNet) -> list[nn.Module]:
     """``net.features`` as a list of modules (stem, then each residual block), for
-    ``ml.models.Backbone``: the last one is the layer Grad-CAM explains."""
+    ``ml.models.registry.Backbone``: the last one is the layer Grad-CAM explains."""
     stem = nn.Sequential(net.conv1, net.aff1, nn.ReLU(), nn.MaxPool2d(3, 2))
     return [stem, *net.blocks]

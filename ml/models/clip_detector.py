@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import clip_vit
+from ml.models import clip_vit
 
 PARTS = ("cls", "patch")
 

@@ -1,9 +1,9 @@
-"""Train and compare CLIP-feature heads on the cached features: ``python -m ml.clip_train``.
+"""Train and compare CLIP-feature heads on the cached features: ``python -m ml.training.clip_train``.
 
-Everything here runs on ``ml.clip_features``' cache, so a recipe costs seconds to a minute:
+Everything here runs on ``ml.training.clip_features``' cache, so a recipe costs seconds to a minute:
 
 - splits: the pool's groups and the older items' identities dealt into train / val / test
-  (``ml.clip_features.group_splits``); whole groups, so validation holds out whole source groups and
+  (``ml.training.clip_features.group_splits``); whole groups, so validation holds out whole source groups and
   the generator families that live only in them. ``data/dev`` (and its unseen talking-head families)
   is scored, never trained on or used for a choice.
 - the frame head: L2-regularised logistic regression (full-batch L-BFGS) on standardised features,
@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import calibration
-from .clip_detector import ClipLSTM, combine
-from .clip_features import TAPS, load_features, load_manifest
-from .dev_eval import bootstrap_auc
-from .evaluate import binary_metrics, ece, roc_auc
-from .inference import CLIP_RULES
+from ml.training import calibration
+from ml.models.clip_detector import ClipLSTM, combine
+from ml.training.clip_features import TAPS, load_features, load_manifest
+from ml.evaluation.dev_eval import bootstrap_auc
+from ml.evaluation.evaluate import binary_metrics, ece, roc_auc
+from ml.inference.predictor import CLIP_RULES
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class Recipe:
     l2norm: bool = True
     weight_decay: float = 1e-2      # L2 on the frame head (per sample, mean loss)
     feature: str = "summary"        # or "embed": CLIP's 512-d image embedding (the UnivFD probe)
-    pseudo_fakes: bool = False      # add the cached self-blended crops (ml.clip_extra sbi) as fakes
-    degraded: bool = False          # add the cached compressed/resized copies of train videos (ml.clip_extra degrade)
-    encoder: str = "fp32"           # "int8": the wheel's own INT8 graph (ml.clip_int8; block 12 only)
+    pseudo_fakes: bool = False      # add the cached self-blended crops (ml.training.clip_extra sbi) as fakes
+    degraded: bool = False          # add the cached compressed/resized copies of train videos (ml.training.clip_extra degrade)
+    encoder: str = "fp32"           # "int8": the wheel's own INT8 graph (ml.evaluation.clip_int8; block 12 only)
     max_frames: int = 0             # only the first N cached frames of each item (the INT8 comparison)
     lstm_epochs: int = 40
     seed: int = 0
@@ -80,9 +80,9 @@ def recipe_named(name: str) -> Recipe:
 
 
 def int8_features(rows: list[dict]) -> list[dict]:
-    """Rows that the INT8 graph has scored (``ml.clip_int8``), with its arrays in place of ours:
+    """Rows that the INT8 graph has scored (``ml.evaluation.clip_int8``), with its arrays in place of ours:
     its block-12 summary stands at every tap (only block 12 exists for it)."""
-    from .clip_int8 import int8_dir
+    from ml.evaluation.clip_int8 import int8_dir
 
     out = []
     for r in rows:
@@ -97,7 +97,7 @@ def int8_features(rows: list[dict]) -> list[dict]:
 def restrict(rows: list[dict], recipe: Recipe) -> list[dict]:
     """The rows a recipe sees: for the INT8 comparison, both encoders on the same items and frames."""
     if recipe.max_frames:
-        from .clip_int8 import int8_dir
+        from ml.evaluation.clip_int8 import int8_dir
 
         rows = [r for r in rows if (int8_dir() / f"{r.get('key')}.npz").exists()]
         if recipe.encoder == "int8":
@@ -322,8 +322,8 @@ def frame_count_table(model, rows, feats, mean, std, rule) -> dict:
 def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, report, fit, rows, frames) -> dict:
     import datetime as dt
 
-    from . import clip_vit
-    from .clip_features import MARGIN, SIZE
+    from ml.models import clip_vit
+    from ml.training.clip_features import MARGIN, SIZE
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     val_scores = [raw_score(s, rule) for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
@@ -353,7 +353,7 @@ def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, re
 
 
 def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> None:
-    from .checkpoint import save_checkpoint
+    from ml.training.checkpoint import save_checkpoint
 
     parts = recipe.parts if recipe.feature == "summary" else ("cls",)
     spec = {"name": "clip_lstm", "args": {"layer": recipe.layer, "extra_layers": list(recipe.extra_layers),
@@ -365,9 +365,9 @@ def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> No
 def score_baseline(checkpoint: Path, rows: list[dict], log=print) -> tuple[list[dict], str, dict]:
     """Another detector (the shipped CNN-LSTM) on the same cached crops, resized to its input, scored
     by its own clip rule; returns (scored rows, rule, its validation-fitted calibration)."""
-    from .checkpoint import load_checkpoint
-    from .clip_features import cache_root
-    from .evaluate import resize_all, score_sequence
+    from ml.training.checkpoint import load_checkpoint
+    from ml.training.clip_features import cache_root
+    from ml.evaluation.evaluate import resize_all, score_sequence
 
     model, card = load_checkpoint(checkpoint)
     size, started, out = int(card["preprocessing"]["input_size"]), time.time(), []
@@ -386,7 +386,7 @@ def score_baseline(checkpoint: Path, rows: list[dict], log=print) -> tuple[list[
 def load_rows() -> list[dict]:
     rows = load_features(load_manifest())
     if not rows:
-        raise SystemExit("no cached features: run python -m ml.clip_features first")
+        raise SystemExit("no cached features: run python -m ml.training.clip_features first")
     return rows
 
 
@@ -417,7 +417,7 @@ ABLATION_HEADER = ("| recipe | clip rule | val video AUC [95%] (held-out groups)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.clip_train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.training.clip_train", description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="clip-l12-both", help=f"one of {sorted(RECIPES)}, or NAME+sbi")
     parser.add_argument("--ablation", nargs="*", default=None, help="recipes to compare (none named: all)")
     parser.add_argument("--pseudo-fakes", action="store_true")

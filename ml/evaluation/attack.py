@@ -1,4 +1,4 @@
-"""Attack the detector and measure it: ``python -m ml.attack [--checkpoint P] [--n 400] [--out-dir D]``.
+"""Attack the detector and measure it: ``python -m ml.evaluation.attack [--checkpoint P] [--n 400] [--out-dir D]``.
 
 White-box FGSM and PGD (L-infinity, 10 steps) on face crops of fakes from the own test split, aiming
 at "real" (lowering the fake logit); a transfer attack crafted on a separately trained surrogate
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as D
-from .checkpoint import load_checkpoint
-from .augment import blur, jpeg, noise, resize
-from .defences import purify
-from .evaluate import roc_auc
-from .paths import DEFAULT_CHECKPOINT
+from ml.training import data as D
+from ml.training.checkpoint import load_checkpoint
+from ml.training.augment import blur, jpeg, noise, resize
+from ml.inference.defences import purify
+from ml.evaluation.evaluate import roc_auc
+from ml.paths import DEFAULT_CHECKPOINT
 
 EPSILONS = (1, 2, 4, 8)  # in 1/255 pixel steps
 
@@ -122,7 +122,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.attack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluation.attack", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--surrogate", type=Path, default=None, help="a separately trained checkpoint")
     parser.add_argument("--cache", type=Path, default=None)

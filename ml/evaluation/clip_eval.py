@@ -1,4 +1,4 @@
-"""What the CLIP detector's numbers rest on, beyond AUC: ``python -m ml.clip_eval CKPT``.
+"""What the CLIP detector's numbers rest on, beyond AUC: ``python -m ml.evaluation.clip_eval CKPT``.
 
 - ``--fidelity``: heatmaps against the truth on dev's aligned pairs. Each Celeb-DF v2 and
   FaceForensics++ fake in ``data/dev`` is read beside the real clip it was made from, at the same frame
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
-from .clip_detector import cams_from_scores
-from .evaluate import roc_auc
-from .models import preprocess
+from ml.training.checkpoint import load_checkpoint
+from ml.models.clip_detector import cams_from_scores
+from ml.evaluation.evaluate import roc_auc
+from ml.models.registry import preprocess
 
 PAIRS = [  # (fake, real) relative to data/dev
     *[(f"ToniHantschmann_deepfake_detector/assets/videos/deepfake/{f}.mp4",
@@ -57,9 +57,9 @@ def otsu(values: np.ndarray) -> float:
 
 
 def fidelity(model, root: Path, frames: int = 8, seed: int = 0) -> dict:
-    from .faces import FaceFinder, crop_face
-    from .prepare import main_track
-    from .media import sample_frames
+    from ml.media.faces import FaceFinder, crop_face
+    from ml.training.prepare import main_track
+    from ml.media.decode import sample_frames
 
     finder, rng = FaceFinder(), np.random.default_rng(seed)
     rows, drops_top, drops_rand = [], [], []
@@ -126,7 +126,7 @@ def _grey(crop: np.ndarray, patches) -> np.ndarray:
 
 
 def dev_video_crops(frames: int = 4) -> list[dict]:
-    from .clip_features import cache_root, load_manifest
+    from ml.training.clip_features import cache_root, load_manifest
 
     out = []
     for r in load_manifest():
@@ -142,7 +142,7 @@ CONDITIONS = ("clean", "h264_crf23", "h264_crf35", "h264_crf40", "downscale_0.5"
 
 
 def degrade(crops: np.ndarray, condition: str) -> np.ndarray:
-    from . import augment
+    from ml.training import augment
 
     if condition == "h264_crf40":
         return augment.h264_sequence(crops, crf=40)
@@ -152,8 +152,8 @@ def degrade(crops: np.ndarray, condition: str) -> np.ndarray:
 
 
 def clip_score(model, card: dict, crops: np.ndarray) -> float:
-    from .calibration import calibrate
-    from .inference import CLIP_RULES
+    from ml.training.calibration import calibrate
+    from ml.inference.predictor import CLIP_RULES
 
     with torch.inference_mode():
         f = model.embed(_x(crops))
@@ -181,8 +181,8 @@ def robustness(model, card: dict, splits=("dev",), log=print) -> dict:
 
 
 def attack(model, card: dict, n: int = 12, log=print) -> dict:
-    from .attack import fake_logits, fgsm, pgd
-    from .clip_features import cache_root, load_manifest
+    from ml.evaluation.attack import fake_logits, fgsm, pgd
+    from ml.training.clip_features import cache_root, load_manifest
 
     rows = [r for r in load_manifest() if r["status"] == "ok" and r["split"] == "test" and r["label"] == "fake" and r["root"] == "train"]
     crops = []
@@ -206,9 +206,9 @@ def attack(model, card: dict, n: int = 12, log=print) -> dict:
 
 
 def main(argv=None) -> None:
-    from .prepare import REPO, data_root
+    from ml.training.prepare import REPO, data_root
 
-    parser = argparse.ArgumentParser(prog="python -m ml.clip_eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluation.clip_eval", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--fidelity", action="store_true")
     parser.add_argument("--robustness", action="store_true")
