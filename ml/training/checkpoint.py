@@ -50,11 +50,16 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, *, model_spec: dic
     torch.save({"format": FORMAT, "model": model_spec, "state_dict": state, "card": card}, path)
 
 
-def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> tuple[torch.nn.Module, dict]:
+def load_checkpoint(path: str | Path, *, map_location: str = "cpu", encoder: bool = True) -> tuple[torch.nn.Module, dict]:
+    """``encoder=False``: a model whose frozen encoder comes from a package (the CLIP detector) is built
+    without reading it, for training its head on cached features."""
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path} is not a detector checkpoint (format {FORMAT})")
-    model = build_model(ckpt["model"]["name"], **ckpt["model"]["args"])
+    args = dict(ckpt["model"]["args"])
+    if not encoder and ckpt["model"]["name"] == "clip_lstm":
+        args["pretrained"] = False
+    model = build_model(ckpt["model"]["name"], **args)
     if hasattr(model, "head_state"):  # the encoder came from its package: check it is the one trained on
         check_encoder(ckpt["card"])
         missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)

@@ -205,6 +205,13 @@ def face_crops(path: str, kind: str, frames: int, finder) -> tuple[np.ndarray, n
 
 
 # --------------------------------------------------------------------------------------- encoder
+def encoder_version() -> str:
+    """The encoder's version in cache keys: the start of the wheel file's sha256 (no graph is built)."""
+    from ml.models import clip_vit
+
+    return clip_vit.source_info()["sha256"][:16]
+
+
 class EncoderRunner:
     """The PyTorch CLIP encoder exported once to an fp32 ONNX graph (1.5x faster than PyTorch on 2 CPU
     cores here) that returns, per crop, the summaries, the embedding and the tokens after TOKENS_AT."""
@@ -212,9 +219,7 @@ class EncoderRunner:
     def __init__(self, threads: int = 2):
         import onnxruntime as ort
 
-        from ml.models import clip_vit
-
-        self.version = clip_vit.source_info()["sha256"][:16]
+        self.version = encoder_version()
         path = cache_root() / f"encoder-summary-{self.version}.onnx"
         if not path.exists():
             export_summary_graph(path)

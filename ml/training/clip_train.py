@@ -129,18 +129,23 @@ def item_weights(rows: list[dict]) -> np.ndarray:
     return np.array([1.0 / (len(cells) * cells[(r["kind"], r["label"])]) for r in rows])
 
 
-def fit_frame_head(x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_decay: float) -> tuple[np.ndarray, float]:
-    """Weighted logistic regression by full-batch L-BFGS; returns (weights, bias)."""
+def fit_frame_head(x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_decay: float,
+                   init: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float]:
+    """Weighted logistic regression by full-batch L-BFGS; returns (weights, bias). ``init`` (a warm
+    start's weights and bias): start there and shrink towards them instead of towards zero, so a few
+    new items adjust the head rather than replace it."""
     xt, yt, wt = (torch.from_numpy(a).float() for a in (x, y, w / w.sum()))
     lin = torch.nn.Linear(x.shape[1], 1)
-    torch.nn.init.zeros_(lin.weight)
-    torch.nn.init.zeros_(lin.bias)
+    anchor = torch.zeros(x.shape[1]) if init is None else torch.as_tensor(init[0], dtype=torch.float32).reshape(-1)
+    with torch.no_grad():
+        lin.weight.copy_(anchor[None])
+        lin.bias.fill_(0.0 if init is None else float(init[1]))
     opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=300, history_size=20, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
         loss = (torch.nn.functional.binary_cross_entropy_with_logits(lin(xt)[:, 0], yt, reduction="none") * wt).sum()
-        loss = loss + 0.5 * weight_decay * lin.weight.pow(2).sum()
+        loss = loss + 0.5 * weight_decay * (lin.weight[0] - anchor).pow(2).sum()
         loss.backward()
         return loss
 
@@ -172,25 +177,31 @@ def fit_lstm(model: ClipLSTM, seqs: list[np.ndarray], labels: np.ndarray, *, epo
 
 
 # ---------------------------------------------------------------------------------------- training
-def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dict]:
-    """Fit a head on the train split; returns the model (encoder not loaded) and the scored items."""
+def train(recipe: Recipe, rows: list[dict], *, log=print, warm: ClipLSTM | None = None) -> tuple[ClipLSTM, dict]:
+    """Fit a head on the train split; returns the model (encoder not loaded) and the scored items.
+    ``warm``: a trained head (same recipe) to continue from: its feature standardisation is kept, the
+    frame head starts from and shrinks towards its weights, its LSTM is fine-tuned (``recipe.lstm_epochs``)."""
     started = time.time()
     rows = restrict(rows, recipe)
     feats = frame_features(rows, recipe)
     train_idx = [i for i, r in enumerate(rows) if r["split"] == "train" and (recipe.pseudo_fakes or r["root"] != "sbi")
                  and (recipe.degraded or r["root"] != "degrade")]
     x = np.concatenate([feats[i] for i in train_idx])
-    mean, std = x.mean(0), x.std(0) + 1e-6
+    if warm is None:
+        mean, std = x.mean(0), x.std(0) + 1e-6
+    else:
+        mean, std = warm.feature_mean.numpy().astype(np.float64), warm.feature_std.numpy().astype(np.float64)
     w_item = item_weights([rows[i] for i in train_idx])
     w = np.concatenate([np.full(len(feats[i]), wi / len(feats[i])) for i, wi in zip(train_idx, w_item)])
     y = np.concatenate([np.full(len(feats[i]), rows[i]["label"] == "fake", float) for i in train_idx])
-    coef, bias = fit_frame_head((x - mean) / std, y, w, recipe.weight_decay)
+    init = None if warm is None else (warm.frame_head.weight.detach()[0].numpy(), float(warm.frame_head.bias.detach()[0]))
+    coef, bias = fit_frame_head((x - mean) / std, y, w, recipe.weight_decay, init=init)
 
     dim = x.shape[1]
     parts = recipe.parts if recipe.feature == "summary" else ("cls",)
     torch.manual_seed(recipe.seed)  # the LSTM's initial weights: a recipe is one fixed model
-    model = ClipLSTM(layer=recipe.layer, extra_layers=recipe.extra_layers, parts=parts, l2norm=recipe.l2norm,
-                     pretrained=False)
+    model = warm if warm is not None else ClipLSTM(layer=recipe.layer, extra_layers=recipe.extra_layers, parts=parts,
+                                                   l2norm=recipe.l2norm, pretrained=False)
     if model.frame_head.in_features != dim:  # the embedding probe: another width
         model.frame_head = torch.nn.Linear(dim, 1)
         model.proj = torch.nn.Linear(dim, model.proj.out_features)
@@ -201,8 +212,12 @@ def train(recipe: Recipe, rows: list[dict], *, log=print) -> tuple[ClipLSTM, dic
         model.frame_head.weight.copy_(torch.from_numpy(coef)[None])
         model.frame_head.bias.fill_(bias)
     videos = [i for i in train_idx if rows[i]["kind"] == "video"]
-    fit_lstm(model, [(feats[i] - mean) / std for i in videos], np.array([rows[i]["label"] == "fake" for i in videos], float),
-             epochs=recipe.lstm_epochs, seed=recipe.seed)
+    video_labels = np.array([rows[i]["label"] == "fake" for i in videos], float)
+    if len(set(video_labels.tolist())) == 2:
+        fit_lstm(model, [(feats[i] - mean) / std for i in videos], video_labels, epochs=recipe.lstm_epochs, seed=recipe.seed)
+    else:  # class weights need both classes: the LSTM stays as it is (a warm start's, or untrained)
+        log(f"{recipe.name}: LSTM not trained (training videos of one class or none)")
+        model.eval()
     scored = score_rows(model, rows, feats, mean, std)
     log(f"{recipe.name}: trained in {time.time() - started:.1f} s on {len(train_idx)} items ({len(x)} crops)")
     return model, {"scored": scored, "seconds": round(time.time() - started, 1), "train_items": len(train_idx),
@@ -285,14 +300,21 @@ def report(scored: list[dict], rule: str, cal: dict, threshold: float) -> dict:
     return out
 
 
-def finish(scored: list[dict]) -> tuple[str, dict, dict, float, dict]:
-    """Clip rule, calibration and threshold from validation; then the report."""
+def finish(scored: list[dict], *, fallback: dict | None = None) -> tuple[str, dict, dict, float, dict]:
+    """Clip rule, calibration and threshold from validation; then the report. ``fallback`` (a warm
+    start's card): its clip rule and per-kind calibration where validation cannot choose or fit them
+    (no videos of both classes; fewer than 4 items or one class of a kind)."""
     rule, rule_aucs = choose_rule(scored)
+    if fallback and all(v != v for v in rule_aucs.values()):
+        rule = fallback.get("clip_rule", rule)
     val = [s for s in scored if s["split"] == "val" and s["condition"] == "clean"]
     # Validation is 81% fake among videos: a calibration at that prior would call most uploads fake, so it
     # is fitted at even odds (classes weighted equally) and 0.5 is the threshold.
     cal = calibration.fit_by_kind([s["label"] == "fake" for s in val], [raw_score(s, rule) for s in val],
                                   [s["kind"] for s in val], balanced=True)
+    for kind, params in ((fallback or {}).get("calibration") or {}).items():
+        if kind in ("video", "image") and kind not in cal:
+            cal[kind] = {**params, "from": "warm start"}
     threshold = 0.5  # calibrated P(fake) at even prior odds
     return rule, rule_aucs, cal, threshold, report(scored, rule, cal, threshold)
 
@@ -328,7 +350,9 @@ def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, re
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     val_scores = [raw_score(s, rule) for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
     val_kinds = [s["kind"] for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
-    calibrated = calibration.apply_by_kind(calibration, val_scores, val_kinds)
+    from ml.training.calibration import apply_by_kind  # (the parameter ``calibration`` hides the module here)
+
+    calibrated = apply_by_kind(calibration, val_scores, val_kinds)
     return {
         "version": f"{recipe.name}-{stamp}-seed{recipe.seed}",
         "preprocessing": {"input_size": SIZE, "margin": MARGIN, "mean": 0.5, "std": 0.5, "frames": frames, "colour": "RGB",
