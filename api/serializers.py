@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from detection.models import DetectionJob, FrameResult, Media
 from detection.selectors import STAGE_LABELS
+from provenance.selectors import provenance_for
+from provenance.serializers import ProvenanceSerializer
 
 
 class AnalysisCreateSerializer(serializers.Serializer):
@@ -70,13 +72,14 @@ class AnalysisSerializer(serializers.ModelSerializer):
     started_at = serializers.DateTimeField(source="job.started_at", allow_null=True)
     finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)
     webhook = serializers.SerializerMethodField()
+    provenance = serializers.SerializerMethodField()  # issue 22
 
     class Meta:
         model = Media
         fields = ["id", "original_name", "kind", "format", "size", "duration", "width", "height", "sha256",
                   "created", "status", "stage", "stage_label", "progress", "final", "label", "verdict", "score",
                   "threshold", "faces_found", "model_version", "error_code", "error_message", "queued_at",
-                  "started_at", "finished_at", "webhook"]
+                  "started_at", "finished_at", "webhook", "provenance"]
 
     def to_representation(self, media):
         data = super().to_representation(media)
@@ -98,6 +101,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
         except ObjectDoesNotExist:
             return None
         return {"url": webhook.url, "state": webhook.state, "attempts": webhook.attempts}
+
+    @extend_schema_field(ProvenanceSerializer(allow_null=True))
+    def get_provenance(self, media):
+        return provenance_for(media)
 
 
 class AnalysisDetailSerializer(AnalysisSerializer):

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "api",
     "moderation",
     "registry",
+    "provenance",  # C2PA Content Credentials and AI labels beside the detector (issue 22)
     "axes",
 ]
 
@@ -219,6 +220,15 @@ MODERATION_INCONCLUSIVE_BAND = envfloat("MODERATION_INCONCLUSIVE_BAND", 0.1)
 MODERATION_DRIFT_PSI_WARNING = envfloat("MODERATION_DRIFT_PSI_WARNING", 0.2)
 # ... but only once this week has at least this many scores: PSI and KS on a handful of scores are noise.
 MODERATION_DRIFT_MIN_SCORES = envint("MODERATION_DRIFT_MIN_SCORES", 200)
+
+# Provenance (provenance/): C2PA Content Credentials are checked against trust lists read from files the
+# deployment provides (PEM bundles; nothing is fetched at run time). With none, every signer is "not trusted".
+PROVENANCE_TRUST_ANCHORS = envstr("PROVENANCE_TRUST_ANCHORS", "")  # root/intermediate certificates
+PROVENANCE_ALLOWED_CERTS = envstr("PROVENANCE_ALLOWED_CERTS", "")  # end-entity certificates trusted as they are
+PROVENANCE_TIMEOUT_SECONDS = envfloat("PROVENANCE_TIMEOUT_SECONDS", 10.0)  # per file, in its own process
+PROVENANCE_MEMORY_MB = envint("PROVENANCE_MEMORY_MB", 1024)  # that process's address-space limit
+PROVENANCE_MAX_BYTES = envint("PROVENANCE_MAX_BYTES", UPLOAD_MAX_BYTES)  # larger files are not checked
+PROVENANCE_MAX_MANIFEST_JSON = envint("PROVENANCE_MAX_MANIFEST_JSON", 1 << 20)  # raw JSON kept for moderators
 
 # REST API (api/): token or session auth, per-user and per-token rates, errors as {"error": {"code", ...}}.
 REST_FRAMEWORK = {

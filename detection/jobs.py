@@ -204,6 +204,9 @@ def _analyse(job: DetectionJob) -> None:
     # Local storage: the file itself. Object storage: a temporary download, removed whatever happens.
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir, \
             private_storage.local_copy(job.media.file.name, directory=heatmap_dir) as media_path:
+        # Issue 22: Content Credentials and AI labels, beside the detector; never fails the job.
+        from provenance.services import provenance_read
+        provenance_read(media=job.media, path=media_path, passthrough=(SoftTimeLimitExceeded,))
         prediction = predictor.predict(
             media_path,
             frames=settings.DETECTOR_FRAMES,

@@ -7,6 +7,8 @@ import math
 
 from fpdf import FPDF
 
+from provenance.pdf import draw_provenance
+
 from .models import FrameResult, Media
 from .reports import HEATMAP_CAVEAT, model_paragraph, report_data
 
@@ -232,6 +234,8 @@ def report_pdf(media: Media) -> bytes:
     pdf.set_text_color(*INK)
     pdf.set_fill_color(*colour)
     pdf.rect(pdf.l_margin, top, 1.8, pdf.get_y() - top, style="F")
+
+    draw_provenance(data["provenance"], heading=heading, paragraph=paragraph, fact=fact)  # issue 22
 
     # The file.
     heading("File")

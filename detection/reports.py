@@ -6,6 +6,8 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
+from provenance.selectors import provenance_for
+
 from . import selectors
 from .models import FrameResult, Media
 
@@ -67,6 +69,7 @@ def report_data(media: Media) -> dict:
             "stage_seconds": job.timings or {},
         },
         "caveat": HEATMAP_CAVEAT,
+        "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
     }
 
 

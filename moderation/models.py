@@ -22,6 +22,7 @@ class ModerationItem(models.Model):
         HIGH_SCORE = "high_score", "High score"
         INCONCLUSIVE = "inconclusive", "Inconclusive"
         REPORTED = "reported", "Reported by uploader"
+        AI_CLAIM = "ai_claim", "AI-generation claim (Content Credentials)"
 
     job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="moderation")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -29,6 +30,8 @@ class ModerationItem(models.Model):
     high_score = models.BooleanField(default=False)
     inconclusive = models.BooleanField(default=False)
     reported = models.BooleanField(default=False)
+    # Valid Content Credentials say an AI tool made it (provenance/, issue 22).
+    ai_claim = models.BooleanField(default=False)
     report_comment = models.TextField(blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     flagged_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -64,6 +67,7 @@ REASON_FIELDS = {
     ModerationItem.Reason.HIGH_SCORE: "high_score",
     ModerationItem.Reason.INCONCLUSIVE: "inconclusive",
     ModerationItem.Reason.REPORTED: "reported",
+    ModerationItem.Reason.AI_CLAIM: "ai_claim",
 }
 
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from detection.models import DetectionJob, FrameResult, Media
+from provenance import selectors as provenance_selectors
 
 from . import stats
 from .models import REASON_FIELDS, AuditEntry, ModerationItem
@@ -25,7 +26,7 @@ SORTS = {
 
 
 def item_queue(*, status: str = "", verdict: str = "", model_version: str = "", reason: str = "",
-               sort: str = "-date") -> QuerySet[ModerationItem]:
+               sort: str = "-date", provenance: str = "") -> QuerySet[ModerationItem]:
     items = ModerationItem.objects.select_related("job", "job__media", "job__media__owner", "reviewed_by")
     if status in ModerationItem.Status.values:
         items = items.filter(status=status)
@@ -39,6 +40,8 @@ def item_queue(*, status: str = "", verdict: str = "", model_version: str = "", 
         items = items.filter(job__model_version=model_version)
     if reason in REASON_FIELDS:
         items = items.filter(**{REASON_FIELDS[reason]: True})
+    if provenance:  # issue 22: what the file's Content Credentials or labels say
+        items = items.filter(provenance_selectors.queue_filter(provenance, prefix="job__media__"))
     return items.order_by(*SORTS.get(sort, SORTS["-date"]))
 
 

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from detection.models import DetectionJob
+from provenance import selectors as provenance_selectors
 
 from .models import AuditEntry, ModerationItem
 
@@ -41,12 +42,16 @@ def audit_log(*, item: ModerationItem, actor: AbstractBaseUser | None, action: s
 
 
 def flag_reasons(job: DetectionJob) -> dict[str, bool]:
-    """Which automatic reasons apply to a finished job: a high score, or a score near its threshold."""
-    if job.status != DetectionJob.Status.DONE or job.score is None:
-        return {"high_score": False, "inconclusive": False}
+    """Which automatic reasons apply to a finished job: a high score, a score near its threshold, or
+    valid Content Credentials that say an AI tool made the file."""
+    if job.status != DetectionJob.Status.DONE:
+        return {"high_score": False, "inconclusive": False, "ai_claim": False}
+    ai_claim = provenance_selectors.has_ai_claim(media_id=job.media_id)  # issue 22
+    if job.score is None:
+        return {"high_score": False, "inconclusive": False, "ai_claim": ai_claim}
     high = job.score >= settings.MODERATION_SCORE_THRESHOLD
     inconclusive = job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND
-    return {"high_score": high, "inconclusive": inconclusive}
+    return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim}
 
 
 def _item_state(item: ModerationItem) -> dict:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from detection import selectors as detection_selectors
 from detection.sendfile import private_file_response
 from detection.views import CONTENT_TYPES
+from provenance import selectors as provenance_selectors
 from registry import charts as registry_charts
 from registry import selectors as registry_selectors
 
@@ -44,7 +45,7 @@ def report(request, pk: int):
 @moderator_required
 @require_GET
 def queue(request):
-    filters = {key: request.GET.get(key, "") for key in ("status", "verdict", "model_version", "reason")}
+    filters = {key: request.GET.get(key, "") for key in ("status", "verdict", "model_version", "reason", "provenance")}
     filters["status"] = request.GET.get("status", "pending")  # "all": no status filter
     sort = request.GET.get("sort", "-date")
     page = Paginator(selectors.item_queue(**filters, sort=sort), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -54,6 +55,7 @@ def queue(request):
         "sort": sort,
         "statuses": [("pending", "Pending (open or escalated)"), *ModerationItem.Status.choices, ("all", "All")],
         "reasons": ModerationItem.Reason.choices,
+        "provenance_filters": provenance_selectors.QUEUE_FILTER_CHOICES,
         "model_versions": selectors.model_versions(),
         "bulk_actions": BULK_CHOICES,
         "query": request.GET.urlencode(),
