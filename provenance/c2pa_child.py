@@ -94,12 +94,13 @@ def main() -> None:
     # Answers go to the original stdout; anything the native library prints goes to stderr.
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
+    import c2pa  # noqa: F401 - loaded before the first request: a library that cannot load ends this process
     contexts = _Contexts()
     for line in sys.stdin:
         try:
             answer = read_store(json.loads(line), contexts)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end this process
-            answer = {"found": False, "state": None, "store": None, "truncated": False,
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end this process; nothing is known
+            answer = {"found": None, "state": None, "store": None, "truncated": False,
                       "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()

@@ -208,7 +208,7 @@ def _video_labels(path: str) -> list[Label]:
     labels: list[Label] = []
     with av.open(path, metadata_errors="ignore") as container:
         tags = [("container tag", dict(container.metadata))]
-        tags += [("stream tag", dict(stream.metadata)) for stream in container.streams[:8]]
+        tags += [("stream tag", dict(stream.metadata)) for stream in list(container.streams)[:8]]
     for source, found in tags:
         lowered = {str(k).lower(): v for k, v in found.items()}
         for key in VIDEO_TAG_KEYS:

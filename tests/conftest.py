@@ -22,6 +22,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from tests.provenance_media import TRUST_ANCHORS as PROVENANCE_TRUST_ANCHORS
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "a-long-test-passphrase-42"
 WORKER_QUEUE = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -161,6 +163,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "REGISTRY_SHADOW_QUEUE": WORKER_QUEUE,  # shadow scores and retraining on the test's own queue too
         "REGISTRY_WORK_DIR": str(settings.REGISTRY_WORK_DIR),
         "REGISTRY_MODEL_CACHE": str(settings.REGISTRY_MODEL_CACHE),
+        "PROVENANCE_TRUST_ANCHORS": str(PROVENANCE_TRUST_ANCHORS),  # written by tests/provenance_media.py
     }
     log = open(log_path, "wb")
     process = subprocess.Popen(
