@@ -149,3 +149,17 @@ def test_the_owner_sees_the_panel_and_no_raw_manifest(owner, trusted, owner_clie
     page = owner_client.get(reverse("detection:result", args=[job.media.pk])).content.decode()
     assert 'data-status="untrusted"' in page and pm.UNKNOWN_SIGNER in page
     assert 'id="provenance-manifest"' not in page
+
+
+def test_a_typical_clips_pdf_stays_two_pages_with_its_provenance(owner, owner_client, tmp_path):
+    from tests.test_results import CARD, _pages, _pdf, _text, make_analysis
+
+    media = make_analysis(owner, score=0.93, name="interview.mp4", frames=32, heatmaps=8, duration=9.0,
+                          model_card=CARD)
+    Provenance.objects.create(media=media, c2pa_status="none", labels=[
+        {"source": "container tag", "field": "encoder", "value": "Lavf60", "meaning": "", "ai": False}])
+    path = _pdf(owner_client, media, tmp_path)
+    assert _pages(path) <= 2
+    text = _text(path, 1)
+    assert "Content Credentials: none found." in text and "a missing manifest or label proves nothing" in text
+    assert text.index("Likely fake") < text.index("Provenance") < text.index("SHA-256")  # beside the verdict
