@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from detection import services
+from detection import detector as detection_detector, jobs
 from detection.storage import private_storage
 from moderation import services as moderation_services
 from moderation.models import ModerationItem
@@ -59,7 +59,7 @@ def read(job):
 def detector(monkeypatch, tmp_path):
     """The detector's part of the job, as in tests/test_faults.py: the job's own code stores its result."""
     prediction = fake_prediction(tmp_path)
-    monkeypatch.setattr(services, "get_predictor",
+    monkeypatch.setattr(detection_detector, "get_predictor",
                         lambda: type("P", (), {"card": {}, "predict": lambda *a, **k: prediction})())
 
 
@@ -67,7 +67,7 @@ def test_the_job_stores_provenance_beside_the_verdict(owner, trusted, detector):
     job = queued_job(owner, message_age=0)
     with private_storage.open(job.media.file.name, "wb") as fh:
         fh.write(trusted["ai-signed.jpg"])
-    services.job_run(job_id=job.pk)
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "done" and job.score == 0.7
     provenance = Provenance.objects.get(media=job.media)
@@ -83,7 +83,7 @@ def test_a_provenance_failure_keeps_the_detectors_result(owner, trusted, detecto
 
     monkeypatch.setattr("provenance.services._read", broken)
     with caplog.at_level(logging.ERROR, logger="provenance.services"):
-        services.job_run(job_id=job.pk)
+        jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "done" and job.score == 0.7 and job.frames.count() > 0
     assert not Provenance.objects.filter(media=job.media).exists()
@@ -95,7 +95,7 @@ def test_a_read_past_its_time_limit_is_not_checked_and_the_job_finishes(owner, t
     job = queued_job(owner, message_age=0)
     with private_storage.open(job.media.file.name, "wb") as fh:
         fh.write(trusted["ai-signed.jpg"])
-    services.job_run(job_id=job.pk)
+    jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "done"
     provenance = Provenance.objects.get(media=job.media)
