@@ -133,6 +133,9 @@ def read_manifest_store(path: str, *, mime: str | None, anchors: str = "", allow
             logger.warning("C2PA reading process died on %s (memory limit or crash); replaced", path)
             return StoreAnswer(None, None, None, False,
                                f"Limit: reading needed more than {limits.memory_mb} MB, or the reader crashed")
+        except BaseException:  # the task's time limit, say: the answer still in the pipe belongs to no one
+            process.stop()
+            raise
     found = answer.get("found")
     return StoreAnswer(None if found is None else bool(found), answer.get("state"), answer.get("store"),
                        bool(answer.get("truncated")), answer.get("error"))

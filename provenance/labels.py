@@ -89,7 +89,8 @@ def _clip(value) -> str:
 
 
 def _tool_label(source: str, field: str, value) -> Label | None:
-    """A free-text field: a label if it names a known AI generator, else only kept when it is Software."""
+    """A free-text field: a label if it names a known AI generator; else kept, saying nothing, only when it
+    names the software (Software, CreatorTool, encoder)."""
     text = _clip(value)
     if not text:
         return None

@@ -9,13 +9,14 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from detection.models import Media
 from moderation.models import ModerationItem
 from tests import provenance_media as pm
 from tests.api_support import api_token, fresh_throttle_counts, owner_api, private_files_removed  # noqa: F401
 from tests.conftest import TEST_PASSWORD, ffmpeg, wait_for_job
 from tests.moderation_helpers import make_user
 from tests.test_api_analyses import create
-from tests.test_browser import VERDICTS
+from tests.test_browser import SCREENSHOTS, VERDICTS
 from tests.test_results import _pdf, _text
 
 AI_CLIP = "ai-signed-clip.mp4"
@@ -47,8 +48,8 @@ def test_each_fixture_shows_its_provenance_on_the_page_in_the_api_and_in_the_pdf
     for name, data in provenance_uploads.items():
         response = create(owner_api, name, data)
         assert response.status_code == 201, response.content[:500]
-        analyses[name] = response.json()["id"]
-    jobs = {name: wait_for_job(pk, celery_worker) for name, pk in analyses.items()}
+        analyses[name] = response.json()["id"]  # the upload's id (its job's may differ)
+    jobs = {name: wait_for_job(Media.objects.get(pk=pk).job.pk, celery_worker) for name, pk in analyses.items()}
     assert all(job.status == "done" for job in jobs.values()), (
         {n: (j.status, j.error_code) for n, j in jobs.items()}, celery_worker.log_tail())
 
@@ -87,6 +88,9 @@ def test_each_fixture_shows_its_provenance_on_the_page_in_the_api_and_in_the_pdf
         assert page.locator("#provenance-c2pa").get_attribute("data-status") == status, name
         assert words in " ".join(panel.inner_text().split()), (name, panel.inner_text())
         assert page.locator("#provenance-manifest").count() == 0  # the raw manifest is for moderators
+        if name == "ai-signed.jpg":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            panel.screenshot(path=str(SCREENSHOTS / "provenance-panel.png"))
     context.close()
 
     # The valid AI claims (the image and the clip) are flagged with their reason; the queue filter finds them.
