@@ -348,17 +348,18 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def terminal_progress(stream=sys.stderr) -> Progress:
-    """A one-line progress bar per stage on ``stream``."""
+def terminal_progress(stream=None) -> Progress:
+    """A one-line progress bar per stage on ``stream`` (standard error)."""
     state = {"stage": None}
 
     def show(stage: str, fraction: float) -> None:
+        out = stream or sys.stderr
         if state["stage"] not in (None, stage):
-            stream.write("\n")
+            out.write("\n")
         state["stage"] = stage
         filled = int(round(30 * max(0.0, min(1.0, fraction))))
-        stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
-        stream.flush()
+        out.write(f"\r{stage:<12} [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
+        out.flush()
 
     return show
 
