@@ -60,6 +60,7 @@ run: setup
 	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
 	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py models init
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The first admin: a superuser in the development database (`make admin DATABASE_URL=mysql://...` for another).
@@ -101,7 +102,7 @@ test: test-packages setup db-user s3-server
 
 # The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/. Files go to the
 # bucket $(S3_BUCKET) on the S3 server (STORAGE=local: var/private instead). WORKERS read the fast queue
-# (images, short clips), LONG_WORKERS the long-video queue.
+# (images, short clips), LONG_WORKERS the long-video queue, retraining and the shadow model's scores.
 run-stack: setup db-user s3-server stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
@@ -112,8 +113,9 @@ run-stack: setup db-user s3-server stop-stack
 	  PRIVATE_STORAGE=$(STORAGE) S3_ENDPOINT_URL=$(S3_ENDPOINT) S3_BUCKET=$(S3_BUCKET) \
 	  S3_ACCESS_KEY_ID="$${S3_ACCESS_KEY_ID:-portal-dev-access-key}" S3_SECRET_ACCESS_KEY="$${S3_SECRET_ACCESS_KEY:-portal-dev-secret-key}"; \
 	  $(PY) manage.py migrate --noinput; \
+	  $(PY) manage.py models init; \
 	  if [ "$(STORAGE)" = s3 ]; then $(PY) bench/s3server.py create-bucket $(S3_ENDPOINT) $(S3_BUCKET); fi; \
-	  fast="$${CELERY_QUEUE:-detection}"; long="$${CELERY_LONG_QUEUE:-detection-long}"; \
+	  fast="$${CELERY_QUEUE:-detection}"; long="$${CELERY_LONG_QUEUE:-detection-long},$${REGISTRY_SHADOW_QUEUE:-shadow}"; \
 	  for i in $$(seq $(WORKERS)); do \
 	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$fast" -n worker$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \

@@ -2,6 +2,7 @@
 
 With nothing set: SQLite in var/, tasks run in a thread of the web process, DEBUG off.
 """
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "moderation",
+    "registry",
     "axes",
 ]
 
@@ -148,6 +150,23 @@ DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
+
+# The model registry (registry/): workers serve its serving version, cached here by sha256; DETECTOR_CHECKPOINT
+# is the embedded default while the registry is empty (`manage.py models init` registers it).
+REGISTRY_MODEL_CACHE = envstr("REGISTRY_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "deepfake-portal-models"))
+REGISTRY_SHADOW_QUEUE = envstr("REGISTRY_SHADOW_QUEUE", "shadow")  # low priority: never delays a serving verdict
+REGISTRY_WORK_DIR = envstr("REGISTRY_WORK_DIR", str(VAR_DIR / "registry"))  # retraining's features and candidates
+# The gate: a labels CSV (path,label,kind[,group]) of evaluation media this deployment names, plus the
+# reviewed items held out of training (every REGISTRY_GATE_HOLDOUT-th by content hash). A candidate is
+# promoted only if its ROC AUC beats the serving model's by REGISTRY_GATE_MARGIN and its ECE is at most
+# REGISTRY_GATE_ECE_LIMIT.
+REGISTRY_GATE_ITEMS = envstr("REGISTRY_GATE_ITEMS", "")
+REGISTRY_GATE_HOLDOUT = envint("REGISTRY_GATE_HOLDOUT", 5)
+REGISTRY_GATE_MARGIN = envfloat("REGISTRY_GATE_MARGIN", 0.01)
+REGISTRY_GATE_ECE_LIMIT = envfloat("REGISTRY_GATE_ECE_LIMIT", 0.25)
+# Retraining: the reviewed items plus (optionally) base training media from a labels CSV, at most this many.
+RETRAIN_BASE_ITEMS = envstr("RETRAIN_BASE_ITEMS", "")
+RETRAIN_BASE_LIMIT = envint("RETRAIN_BASE_LIMIT", 200)
 
 # Result pages: scores within this distance of the model's threshold read "inconclusive", and so does
 # any result whose faces are smaller than RESULT_MIN_FACE_PX (median shorter side, source pixels).

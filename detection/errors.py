@@ -7,6 +7,7 @@ RATE_LIMITED = "rate_limited"
 STUCK = "stuck"  # the sweeper gave up: lost messages or dead workers, too many times
 STORAGE_ERROR = "storage_error"
 STORAGE_UNAVAILABLE = "storage_unavailable"  # an upload could not be stored (the object store is away)
+MODEL_UNAVAILABLE = "model_unavailable"  # the serving model's file is missing or not what the registry says
 
 MESSAGES = {
     ml_errors.EMPTY_FILE: "The file is empty.",
@@ -21,8 +22,15 @@ MESSAGES = {
     STUCK: "The analysis could not be completed after several tries. Please upload the file again later.",
     STORAGE_ERROR: "The results could not be saved on our side. Please try again later.",
     STORAGE_UNAVAILABLE: "Files cannot be stored right now. Please try again in a few minutes.",
+    MODEL_UNAVAILABLE: "The detector could not be loaded on our side. Please try again later.",
 }
 
 
 def message_for(code: str, detail: str | None = None) -> str:
     return detail or MESSAGES.get(code) or MESSAGES[INTERNAL_ERROR]
+
+
+class ModelUnavailable(Exception):
+    """The serving model cannot be loaded (file missing, sha256 wrong): the job fails with MODEL_UNAVAILABLE."""
+
+    code = MODEL_UNAVAILABLE

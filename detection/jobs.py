@@ -195,7 +195,12 @@ def _discard_leftovers(job_id: int) -> None:
 
 
 def _analyse(job: DetectionJob) -> None:
-    predictor = detector.get_predictor()
+    try:
+        predictor = detector.get_predictor()
+    except errors.ModelUnavailable as exc:
+        logger.error("job %s: %s", job.pk, exc)
+        job_fail(job_id=job.pk, code=errors.MODEL_UNAVAILABLE, message=errors.MESSAGES[errors.MODEL_UNAVAILABLE])
+        return
     # Local storage: the file itself. Object storage: a temporary download, removed whatever happens.
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir, \
             private_storage.local_copy(job.media.file.name, directory=heatmap_dir) as media_path:

@@ -34,10 +34,11 @@ def feedback_export(*, out_dir: str | os.PathLike) -> list[dict]:
         if not (target.is_file() and target.stat().st_size == media.size):
             with media.file.open("rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-        rows.append({"path": rel, "label": label, "kind": media.kind, "method": METHODS[label]})
+        rows.append({"path": rel, "label": label, "kind": media.kind, "method": METHODS[label],
+                     "media_id": media.pk, "sha256": media.sha256})  # the last two for callers, not the CSV
     tmp = out / "labels.csv.tmp"
     with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, out / "labels.csv")

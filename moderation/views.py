@@ -13,6 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from detection import selectors as detection_selectors
 from detection.sendfile import private_file_response
 from detection.views import CONTENT_TYPES
+from registry import charts as registry_charts
+from registry import selectors as registry_selectors
 
 from . import charts, selectors, services
 from .models import AuditEntry, ModerationItem
@@ -143,4 +145,13 @@ def health(request):
         "times": charts.processing_time_per_day(health["per_day"]),
         "scores": charts.score_histogram(drift["current_hist"], drift["reference_hist"]),
     }
-    return render(request, "moderation/health.html", {"health": health, "charts": pictures})
+    models = registry_selectors.models_overview()
+    comparison = models["comparison"]
+    if comparison and comparison["n"]:
+        serving_threshold = models["serving"].card.get("threshold", 0.5) if models["serving"] else 0.5
+        pictures["agreement"] = registry_charts.agreement_scatter(
+            comparison["pairs"], serving_threshold=serving_threshold or 0.5,
+            shadow_threshold=comparison["shadow_threshold"])
+        pictures["accuracy"] = registry_charts.accuracy_bars(
+            comparison["serving_accuracy"], comparison["shadow_accuracy"], comparison["reviewed"])
+    return render(request, "moderation/health.html", {"health": health, "charts": pictures, "models": models})

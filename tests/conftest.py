@@ -143,7 +143,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     # This process sends to the test queue (both work types); the worker listens only there.
     celery_app.conf.task_default_queue = WORKER_QUEUE
-    settings.DETECTION_QUEUE = settings.DETECTION_LONG_QUEUE = WORKER_QUEUE
+    settings.DETECTION_QUEUE = settings.DETECTION_LONG_QUEUE = settings.REGISTRY_SHADOW_QUEUE = WORKER_QUEUE
+    settings.REGISTRY_WORK_DIR = str(tmp_path_factory.mktemp("registry-work"))
+    settings.REGISTRY_MODEL_CACHE = str(tmp_path_factory.mktemp("registry-models"))
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
@@ -156,6 +158,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "DETECTOR_FRAMES": os.environ.get("DETECTOR_FRAMES", "8"),
         "DEBUG": "0",
         "WEBHOOK_ALLOW_PRIVATE": "1",  # the API tests' webhook receivers listen on 127.0.0.1
+        "REGISTRY_SHADOW_QUEUE": WORKER_QUEUE,  # shadow scores and retraining on the test's own queue too
+        "REGISTRY_WORK_DIR": str(settings.REGISTRY_WORK_DIR),
+        "REGISTRY_MODEL_CACHE": str(settings.REGISTRY_MODEL_CACHE),
     }
     log = open(log_path, "wb")
     process = subprocess.Popen(

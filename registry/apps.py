@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class RegistryConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "registry"
+    verbose_name = "Model registry"
+
+    def ready(self) -> None:
+        from detection.signals import job_ended
+
+        from . import receivers
+
+        job_ended.connect(receivers.on_job_ended, dispatch_uid="registry.on_job_ended")
