@@ -132,6 +132,6 @@ stop-stack:
 	@for pid in var/run/worker*.pid var/run/sweeper.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
 
 # Copy the browser tests' latest screenshots (test artifacts) into docs/ for the README.
-SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone
+SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone
 screenshots:
 	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/

@@ -80,8 +80,9 @@ def run_gate(candidate: ModelVersion, *, actor: AbstractBaseUser | None = None) 
         "serving_version": results["serving"]["version"], "serving_sha256": results["serving"]["sha256"],
         "candidate": results["candidate"], "serving": results["serving"],
     }
+    result = versions.plain_json(result)
     ModelVersion.objects.filter(pk=candidate.pk).update(gate=result)
     candidate.gate = result
     versions.audit(action=ModelEvent.Action.GATE, version=candidate, actor=actor, passed=result["passed"],
-                   reasons=reasons, candidate=results["candidate"], serving=results["serving"])
+                   reasons=reasons, candidate=result["candidate"], serving=result["serving"])
     return result

@@ -1,6 +1,7 @@
 """Writes of the registry: register a checkpoint, put it in shadow, promote it, roll back; each audited."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -31,14 +32,19 @@ class PromotionRefused(RegistryError):
 def audit(*, action: str, version: ModelVersion | None, actor: AbstractBaseUser | None, **detail) -> ModelEvent:
     return ModelEvent.objects.create(
         version=version, version_name=version.version if version else "", action=action, actor=actor,
-        actor_name=actor.get_username() if actor is not None else "", detail=detail,
+        actor_name=actor.get_username() if actor is not None else "", detail=plain_json(detail),
     )
+
+
+def plain_json(value):
+    """``value`` as strict JSON (MariaDB checks it): NaN and infinities become null, other objects strings."""
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
 
 
 def read_card(path: str | Path) -> dict:
     from ml.inference.backends import read_card as ml_read_card
 
-    return ml_read_card(path)
+    return plain_json(ml_read_card(path))
 
 
 def register(path: str | Path, *, actor: AbstractBaseUser | None = None, source: str = "registered",

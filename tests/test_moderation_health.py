@@ -157,6 +157,8 @@ def test_the_health_page_shows_the_numbers_and_the_warning(known_data, settings)
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="drift-warning"' in html and 'id="no-validation-scores"' in html
+    assert f'id="retrain-link" href="{reverse("admin:registry_retrainrun_add")}"' in html  # the loop, where the need shows
+    assert 'id="no-shadow"' in html
     assert "median processing 30.0 s" in html and "95th percentile 48.0 s" in html
     assert "no_face" in html and "Agreement: <strong>33%</strong>" in html
     settings.MODERATION_DRIFT_PSI_WARNING = 100.0

@@ -343,3 +343,29 @@ def test_an_admin_starts_a_retraining_that_a_worker_runs(transactional_db, celer
     _check_candidate(run.candidate, media, parent)
     listing = admin_client.get(reverse("admin:registry_retrainrun_changelist")).content.decode()
     assert "done" in listing
+
+
+def test_admins_shadow_promote_and_roll_back_from_admin_each_audited(db, admin_client, admin_user, flipped, tmp_path):
+    from django.urls import reverse
+
+    versions.ensure_embedded()
+    first = versions.serving_version()
+    candidate = versions.register(flipped)
+    changelist = reverse("admin:registry_modelversion_changelist")
+    admin_client.post(changelist, {"action": "put_in_shadow", "_selected_action": [candidate.pk]})
+    candidate.refresh_from_db()
+    assert candidate.status == "shadow"
+    # Promotion without a passed gate is refused in admin too, and says why.
+    page = admin_client.post(changelist, {"action": "promote", "_selected_action": [candidate.pk]}, follow=True)
+    assert "No gate run" in page.content.decode()
+    assert versions.serving_version() == first
+    # A gate that passed against today's serving model lets it through; rollback returns in one step.
+    ModelVersion.objects.filter(pk=candidate.pk).update(
+        gate={"passed": True, "serving_sha256": first.sha256, "serving_version": first.version, "reasons": []})
+    admin_client.post(changelist, {"action": "promote", "_selected_action": [candidate.pk]})
+    assert versions.serving_version() == candidate
+    admin_client.post(changelist, {"action": "rollback", "_selected_action": [candidate.pk]})
+    assert versions.serving_version() == first
+    events = ModelEvent.objects.filter(actor=admin_user).order_by("pk").values_list("action", flat=True)
+    assert list(events) == ["shadow", "refuse", "promote", "rollback"]
+    assert admin_client.get(reverse("admin:registry_modelevent_changelist")).status_code == 200
