@@ -273,6 +273,20 @@ def validation_summary(scored: list[dict], rule: str, cal: dict, threshold: floa
     return gate_metrics(labels, [float(v) for v in scores], threshold)
 
 
+def json_safe(value):
+    """The card as strict JSON: NaN / infinity (an AUC validation cannot compute) become None, numpy
+    scalars plain numbers (the portal stores the card in a JSON column)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, minutes: float,
             progress: Progress | None = None, seed: int = 0) -> dict:
     """Train a candidate from ``warm_start`` on ``items`` within ``minutes``; write it to ``out``;
@@ -340,25 +354,29 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
                                                 "val_fraction": VAL_FRACTION, "seed": seed}},
         "minutes": round((time.time() - started) / 60, 3),
     })
+    card = json_safe(card)
     tmp = out.with_name(out.name + ".part")
     clip_train.save_detector(tmp, model, recipe, card)
     os.replace(tmp, out)
     report("saving", 1.0)
-    return card
+    import torch
+
+    return torch.load(out, map_location="cpu", weights_only=True)["card"]  # as saved (with its date and commit)
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def terminal_progress(stream=sys.stderr) -> Progress:
-    """A one-line progress bar per stage on ``stream``."""
+def terminal_progress(stream=None) -> Progress:
+    """A one-line progress bar per stage on ``stream`` (standard error)."""
     state = {"stage": None}
 
     def show(stage: str, fraction: float) -> None:
+        out = stream or sys.stderr
         if state["stage"] not in (None, stage):
-            stream.write("\n")
+            out.write("\n")
         state["stage"] = stage
         filled = int(round(30 * max(0.0, min(1.0, fraction))))
-        stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
-        stream.flush()
+        out.write(f"\r{stage:<12} [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
+        out.flush()
 
     return show
 
