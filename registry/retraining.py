@@ -73,7 +73,7 @@ def run(run_id: int, *, progress: Callable[[str, float], None] | None = None) ->
             raise ValueError("There are no reviewed items to learn from (the held-out share goes to the gate).")
         out = work_dir / "candidates" / f"run-{run_id}.pt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        card = retrain(items, warm_start=warm_start, out=out, work_dir=work_dir / "features", minutes=row.minutes,
+        card = retrain(items, warm_start=warm_start, out=out, work_dir=work_dir, minutes=row.minutes,
                        progress=_RowProgress(row, progress))
         candidate = versions.register(out, actor=row.created_by, source="retrained")
     except Exception as exc:

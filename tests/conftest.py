@@ -236,3 +236,18 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+def browser_log_in(browser, base: str, username: str, next_url: str, viewport: dict):
+    """A new browser context logged in as ``username`` through the login form, on ``next_url``."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    from django.urls import reverse
+
+    page.goto(f"{base}{reverse('login')}?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"**{next_url}")
+    return context, page

@@ -16,7 +16,7 @@ from django.utils import timezone
 from detection.models import DetectionJob
 from moderation import selectors
 
-from .conftest import REPO, TEST_PASSWORD, require
+from .conftest import REPO, browser_log_in, require
 from .moderation_helpers import make_job, make_user
 
 SCREENSHOTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
@@ -115,15 +115,7 @@ def two_weeks_of_jobs(transactional_db, own_private_root, settings, monkeypatch)
 
 
 def test_the_health_page_in_a_real_browser(live_server, browser, two_weeks_of_jobs):
-    base = live_server.url
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{base}{reverse('login')}?next={reverse('moderation:health')}")
-    page.fill("#id_username", "mod")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("form.card button[type=submit]")
-    page.wait_for_url(f"**{reverse('moderation:health')}")
+    context, page = browser_log_in(browser, live_server.url, "mod", reverse("moderation:health"), DESKTOP)
 
     n = two_weeks_of_jobs["scores_this_week"]
     assert n >= 200  # enough for the drift check

@@ -24,7 +24,7 @@ from registry import versions
 from registry.models import ModelEvent, ModelVersion, ShadowScore
 
 from .api_support import api_token  # noqa: F401 (a fixture)
-from .conftest import require, shared_data_dir, wait_for_job
+from .conftest import browser_log_in, require, shared_data_dir, wait_for_job
 
 SHIPPED = Path(settings.DETECTOR_CHECKPOINT)
 # Dev images the shipped model separates (ROC AUC 0.94 on these eight), for the gate set; never trained on.
@@ -172,20 +172,6 @@ def _shadow_scores(jobs: list[DetectionJob], worker, timeout: float = 240.0) -> 
         time.sleep(0.5)
 
 
-def _log_in(browser, base: str, username: str, next_url: str, viewport: dict):
-    from .conftest import TEST_PASSWORD
-
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{base}/accounts/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("form.card button[type=submit]")
-    page.wait_for_url(f"**{next_url}")
-    return context, page
-
-
 @pytest.mark.browser
 def test_shadow_scores_are_stored_for_new_jobs_and_shown_only_to_moderators(live_server, browser, celery_worker, owner,
                                                                              flipped, api_token):
@@ -215,7 +201,7 @@ def test_shadow_scores_are_stored_for_new_jobs_and_shown_only_to_moderators(live
                                                                    "high_score": True})
 
     # The uploader: neither the result page nor the API says anything of the shadow model.
-    context, page = _log_in(browser, live_server.url, owner.username, reverse("detection:result", args=[jobs[0].media_id]),
+    context, page = browser_log_in(browser, live_server.url, owner.username, reverse("detection:result", args=[jobs[0].media_id]),
                             DESKTOP)
     page.wait_for_selector("#verdict", state="attached")
     html = page.content()
@@ -227,7 +213,7 @@ def test_shadow_scores_are_stored_for_new_jobs_and_shown_only_to_moderators(live
     # A moderator: the health page shows serving and shadow, and a dot per job scored by both.
     moderator = make_user("mod")
     moderator.user_permissions.add(Permission.objects.get(codename="review_media", content_type__app_label="detection"))
-    context, page = _log_in(browser, live_server.url, "mod", reverse("moderation:health"), DESKTOP)
+    context, page = browser_log_in(browser, live_server.url, "mod", reverse("moderation:health"), DESKTOP)
     assert serving.version in page.locator("#serving-model").inner_text()
     assert shadow.version in page.locator("#shadow-model").inner_text()
     assert page.locator("#shadow-chart svg circle").count() == len(jobs)

@@ -7,6 +7,15 @@ from registry import gate, versions
 from registry.models import ModelVersion
 
 
+# The actions that change one version's status, and what the terminal says after each.
+CHANGES = {
+    "promote": (versions.promote, "is serving"),
+    "shadow": (versions.set_shadow, "is in shadow"),
+    "unshadow": (versions.unshadow, "is out of shadow"),
+    "retire": (versions.retire, "is retired"),
+}
+
+
 class Command(BaseCommand):
     help = __doc__
 
@@ -42,18 +51,10 @@ class Command(BaseCommand):
                 raise CommandError(f"No model version {target}.")
             if action == "gate":
                 self._print_gate(gate.run_gate(version, actor=actor))
-            elif action == "promote":
-                versions.promote(version, actor=actor)
-                self.stdout.write(f"promoted: {version.version} is serving")
-            elif action == "shadow":
-                versions.set_shadow(version, actor=actor)
-                self.stdout.write(f"{version.version} is in shadow")
-            elif action == "unshadow":
-                versions.unshadow(version, actor=actor)
-                self.stdout.write(f"{version.version} is out of shadow")
-            elif action == "retire":
-                versions.retire(version, actor=actor)
-                self.stdout.write(f"{version.version} is retired")
+                return
+            change, words = CHANGES[action]
+            change(version, actor=actor)
+            self.stdout.write(f"{version.version} {words}")
         except versions.RegistryError as exc:
             raise CommandError(str(exc)) from exc
 
