@@ -297,3 +297,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
+
+# --- Live check (live/, issue 21): Django Channels on the ASGI server ---------------------------------------
+# daphne first: its runserver serves pages and WebSockets from `make run`'s one command.
+INSTALLED_APPS = ["daphne", *INSTALLED_APPS, "channels", "live"]
+ASGI_APPLICATION = "deepfake_portal.asgi.application"
+# The channel layer: Redis DB LIVE_REDIS_DB on the broker's Redis (Celery keeps DB 0 to itself), or, with no
+# broker (`make run`), in this process's memory; LIVE_REDIS_URL names another Redis.
+LIVE_REDIS_URL = envstr("LIVE_REDIS_URL")
+if not LIVE_REDIS_URL and not CELERY_TASK_ALWAYS_EAGER and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    from urllib.parse import urlsplit
+
+    LIVE_REDIS_URL = urlsplit(CELERY_BROKER_URL)._replace(path=f"/{envint('LIVE_REDIS_DB', 1)}").geturl()
+CHANNEL_LAYERS = {"default": (
+    {"BACKEND": "channels_redis.core.RedisChannelLayer",
+     "CONFIG": {"hosts": [LIVE_REDIS_URL], "prefix": "live", "capacity": 100, "expiry": 30}}
+    if LIVE_REDIS_URL else {"BACKEND": "channels.layers.InMemoryChannelLayer"})}
+# Where frames are scored: "celery" (workers on LIVE_QUEUE, answers through the channel layer) or "pool"
+# (LIVE_POOL_PROCESSES processes of the ASGI server). bench/live.py measured both (README "Live check").
+LIVE_SCORER = envstr("LIVE_SCORER", "celery" if LIVE_REDIS_URL else "pool")
+LIVE_QUEUE = envstr("LIVE_QUEUE", "live")
+LIVE_POOL_PROCESSES = envint("LIVE_POOL_PROCESSES", 1)
+# Limits: sockets per user, session length, frame bytes and pixels, frames a second per user.
+LIVE_SESSIONS_PER_USER = envint("LIVE_SESSIONS_PER_USER", 1)
+LIVE_MAX_SECONDS = envint("LIVE_MAX_SECONDS", 600)
+LIVE_MAX_FRAME_BYTES = envint("LIVE_MAX_FRAME_BYTES", 256 * 1024)
+LIVE_MAX_FRAME_SIDE = envint("LIVE_MAX_FRAME_SIDE", 1280)
+LIVE_MAX_FPS = envfloat("LIVE_MAX_FPS", 8.0)
+# Frames being scored per session at once; a frame that waited longer than LIVE_STALE_SECONDS for a worker
+# is dropped, never scored late. The running score is the mean of the last LIVE_WINDOW_SECONDS.
+LIVE_IN_FLIGHT = envint("LIVE_IN_FLIGHT", 1)
+LIVE_STALE_SECONDS = envfloat("LIVE_STALE_SECONDS", 1.0)
+LIVE_WINDOW_SECONDS = envfloat("LIVE_WINDOW_SECONDS", 5.0)
+# "Save this session": frames kept on the server's disk (a temporary folder, removed when the socket closes)
+# up to LIVE_RECORD_MAX_BYTES, then made into a LIVE_SAVE_FPS video and uploaded like any other.
+LIVE_RECORD_MAX_BYTES = envint("LIVE_RECORD_MAX_BYTES", 200 * 1024 * 1024)
+LIVE_SAVE_FPS = envint("LIVE_SAVE_FPS", 10)
+# After the maximum length the socket stays open this long for a save, then closes.
+LIVE_SAVE_GRACE_SECONDS = envint("LIVE_SAVE_GRACE_SECONDS", 60)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", home, name="home"),  # visitors: the front page; users: detection's upload view (also at "/")
     path("", include("moderation.urls")),
+    path("", include("live.urls")),  # the live check page (its socket: deepfake_portal/asgi.py)
     path("", include("detection.urls")),
 ]

@@ -1,0 +1,22 @@
+"""Celery adapter for live frames: a frame in, one scoring call, the answer sent to the socket's channel."""
+import base64
+import logging
+
+from asgiref.sync import async_to_sync
+from celery import shared_task
+from channels.layers import get_channel_layer
+
+from . import scoring
+
+logger = logging.getLogger(__name__)
+
+
+# A frame is worth nothing late: no acks_late, no retry; a lost one is noticed by the socket (answer timeout).
+@shared_task(acks_late=False, ignore_result=True, soft_time_limit=30, time_limit=60)
+def score_live_frame(reply_channel: str, seq: int, jpeg_b64: str, queued_at: float) -> None:
+    try:
+        answer = scoring.score_frame(base64.b64decode(jpeg_b64), queued_at)
+    except Exception:  # noqa: BLE001 - the socket must hear back whatever happened
+        logger.exception("live frame %s could not be scored", seq)
+        answer = {"status": "error"}
+    async_to_sync(get_channel_layer().send)(reply_channel, {"type": "frame.scored", "seq": seq, **answer})
