@@ -329,8 +329,10 @@ LIVE_MAX_FPS = envfloat("LIVE_MAX_FPS", 8.0)
 LIVE_IN_FLIGHT = envint("LIVE_IN_FLIGHT", 1)
 LIVE_STALE_SECONDS = envfloat("LIVE_STALE_SECONDS", 1.0)
 LIVE_WINDOW_SECONDS = envfloat("LIVE_WINDOW_SECONDS", 5.0)
-# "Save this session": frames kept on the server's disk (a temporary folder, removed when the socket closes)
-# up to LIVE_RECORD_MAX_BYTES, then made into a LIVE_SAVE_FPS video and uploaded like any other.
+# "Save this session": frames kept on the server's disk (a private folder under LIVE_RECORD_DIR, default the
+# system's temporary folder, removed when the socket closes) up to LIVE_RECORD_MAX_BYTES, then made into a
+# LIVE_SAVE_FPS video and uploaded like any other.
+LIVE_RECORD_DIR = envstr("LIVE_RECORD_DIR") or None
 LIVE_RECORD_MAX_BYTES = envint("LIVE_RECORD_MAX_BYTES", 200 * 1024 * 1024)
 LIVE_SAVE_FPS = envint("LIVE_SAVE_FPS", 10)
 # After the maximum length the socket stays open this long for a save, then closes.

@@ -72,9 +72,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.next_frame: Waiting | None = None
         self.ended = False
         self.saving = False
+        self.finished = False
         self.saver: asyncio.Task | None = None
         self.tracker = Tracker(window=settings.LIVE_WINDOW_SECONDS, band=settings.RESULT_INCONCLUSIVE_BAND)
-        self.recording = Recording(max_bytes=settings.LIVE_RECORD_MAX_BYTES)
+        self.recording = Recording(max_bytes=settings.LIVE_RECORD_MAX_BYTES, parent=settings.LIVE_RECORD_DIR)
         self.told_full = False
         self.touched = time.monotonic()
         dispatch.warm_up()
@@ -88,12 +89,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.closing = True
-        if getattr(self, "row", None) is None:
+        await self.finish(f"closed {code}")
+
+    async def finish(self, reason: str) -> None:
+        """Once per session, when either side closes: the row ends, the frames on disk go."""
+        if getattr(self, "row", None) is None or self.finished:
             return
-        self.watchdog.cancel()
+        self.finished = True
+        if self.watchdog is not asyncio.current_task():  # the watchdog may be the one finishing (time up)
+            self.watchdog.cancel()
         if self.saver is not None and not self.saver.done():  # a save under way still becomes a job
             await asyncio.wait([self.saver], timeout=300)
-        reason = self.close_reason if hasattr(self, "close_reason") else f"closed {code}"
         await database_sync_to_async(services.session_close)(session_id=self.row.pk, reason=reason, **self.counts)
         await asyncio.to_thread(self.recording.discard)
 
@@ -101,10 +107,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """Say why, then close with the refusal's code and key: never a traceback."""
         if self.closing:
             return
-        self.close_reason = refusal.key
         await self.send_json({"type": "error", "code": refusal.key, "message": refusal.message})
         self.closing = True
         await self.close(code=refusal.close_code, reason=refusal.key)
+        await self.finish(refusal.key)
 
     async def send_json(self, message: dict) -> None:
         if not getattr(self, "closing", False) or message.get("type") == "error":
@@ -127,9 +133,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def on_control(self, message: dict) -> None:
         if message["type"] == "stop":
-            self.close_reason = "stopped"
             self.closing = True
             await self.close(code=protocol.CLOSE_NORMAL, reason="stopped")
+            await self.finish("stopped")
         elif message["type"] == "save":  # in the background: frames and answers go on while the video is made
             self.saver = asyncio.create_task(self.save())
 

@@ -39,15 +39,15 @@ def warm_up() -> None:
 
 async def submit(*, seq: int, jpeg: bytes, reply_channel: str) -> None:
     """Score frame ``seq``; the answer goes to ``reply_channel``."""
-    queued_at = time.time()
+    queued_at, stale_after = time.time(), settings.LIVE_STALE_SECONDS
     if settings.LIVE_SCORER == "celery":
         from .tasks import score_live_frame
 
         await asyncio.to_thread(score_live_frame.apply_async,
-                                args=(reply_channel, seq, base64.b64encode(jpeg).decode(), queued_at),
+                                args=(reply_channel, seq, base64.b64encode(jpeg).decode(), queued_at, stale_after),
                                 queue=settings.LIVE_QUEUE)
         return
-    future = _process_pool().submit(scoring.score_frame, jpeg, queued_at)
+    future = _process_pool().submit(scoring.score_frame, jpeg, queued_at, stale_after)
     asyncio.ensure_future(_answer_when_done(future, seq, reply_channel))
 
 

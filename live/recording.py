@@ -21,8 +21,9 @@ VIDEO_SIDE = 640  # the saved video's long side at most (even sizes, as H.264 wa
 
 
 class Recording:
-    def __init__(self, *, max_bytes: int):
+    def __init__(self, *, max_bytes: int, parent: str | None = None):
         self.max_bytes = max_bytes
+        self.parent = parent  # where the session's folder is made (None: the system's temporary folder)
         self.frames: list[tuple[float, str]] = []  # (session time, JPEG path), in time order
         self.bytes = 0
         self.full = False  # over max_bytes: later frames are not kept (a save keeps the start)
@@ -34,7 +35,7 @@ class Recording:
             self.full = True
             return False
         if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="live-session-")  # mode 0700: only this server's user
+            self.directory = tempfile.mkdtemp(prefix="live-session-", dir=self.parent)  # mode 0700: only this server's user
         path = os.path.join(self.directory, f"{len(self.frames):06d}.jpg")
         with open(path, "wb") as fh:
             fh.write(jpeg)

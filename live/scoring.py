@@ -40,11 +40,12 @@ def _predictor():
     return get_predictor()
 
 
-def score_frame(jpeg: bytes, queued_at: float) -> dict:
-    """``queued_at``: time.time() when the frame was handed over; a frame that waited longer than
-    LIVE_STALE_SECONDS is dropped unscored (its answer would come too late to mean anything)."""
+def score_frame(jpeg: bytes, queued_at: float, stale_after: float) -> dict:
+    """``queued_at``: time.time() when the socket handed the frame over; a frame that waited longer than
+    ``stale_after`` seconds (the socket's LIVE_STALE_SECONDS) is dropped unscored: its answer would come too
+    late to mean anything."""
     waited = time.time() - queued_at
-    if waited > settings.LIVE_STALE_SECONDS:
+    if waited > stale_after:
         return {"status": "dropped", "reason": "stale", "waited_ms": round(waited * 1000)}
     started = time.perf_counter()
     predictor = _predictor()

@@ -13,9 +13,9 @@ logger = logging.getLogger(__name__)
 
 # A frame is worth nothing late: no acks_late, no retry; a lost one is noticed by the socket (answer timeout).
 @shared_task(acks_late=False, ignore_result=True, soft_time_limit=30, time_limit=60)
-def score_live_frame(reply_channel: str, seq: int, jpeg_b64: str, queued_at: float) -> None:
+def score_live_frame(reply_channel: str, seq: int, jpeg_b64: str, queued_at: float, stale_after: float) -> None:
     try:
-        answer = scoring.score_frame(base64.b64decode(jpeg_b64), queued_at)
+        answer = scoring.score_frame(base64.b64decode(jpeg_b64), queued_at, stale_after)
     except Exception:  # noqa: BLE001 - the socket must hear back whatever happened
         logger.exception("live frame %s could not be scored", seq)
         answer = {"status": "error"}

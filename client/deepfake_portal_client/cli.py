@@ -1,4 +1,4 @@
-"""deepfake-portal analyze FILE [--wait] | status ID | report ID  (base URL and token from flags or env)."""
+"""deepfake-portal analyze FILE [--wait] | status ID | report ID | live VIDEO  (base URL and token from flags or env)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +27,38 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="download an ended analysis's full report")
     report.add_argument("id", type=int)
     report.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    live = commands.add_parser("live", help="stream a video to the live check, printing each answer (needs ffmpeg "
+                                             "and the websockets package: pip install './client[live]')")
+    live.add_argument("video")
+    live.add_argument("--seconds", type=float, help="stop after this long (default: at the video's end)")
+    live.add_argument("--loop", action="store_true", help="play the video again and again (with --seconds)")
+    live.add_argument("--fps", type=float, default=5.0, help="frames a second at most")
+    live.add_argument("--save", action="store_true", help="save the session as an upload at the end")
     return parser
+
+
+def live_command(args) -> int:
+    """One JSON line per answer (heatmaps left out), then a summary line."""
+    import asyncio
+
+    from .live import LiveError, stream_video
+
+    def show(message: dict) -> None:
+        print(json.dumps({k: v for k, v in message.items() if k != "heatmap"}), flush=True)
+
+    try:
+        summary = asyncio.run(stream_video(args.base_url, args.token, args.video, seconds=args.seconds,
+                                           loop=args.loop, fps=args.fps, save=args.save, on_answer=show))
+    except ImportError:
+        print("deepfake-portal: live needs the websockets package: pip install './client[live]'", file=sys.stderr)
+        return 2
+    except (LiveError, OSError) as exc:
+        print(f"deepfake-portal: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"type": "summary", "sent": summary.sent, "scored": summary.scored, "dropped": summary.dropped,
+                      "running": summary.running, "verdict": summary.verdict, "p50_ms": summary.p50_ms,
+                      "p95_ms": summary.p95_ms, "saved_url": summary.saved_url, "save_error": summary.save_error}))
+    return 1 if args.save and not summary.saved_url else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.token:
         print("deepfake-portal: no token: pass --token or set DEEPFAKE_PORTAL_TOKEN", file=sys.stderr)
         return 2
+    if args.command == "live":
+        return live_command(args)
     client = PortalClient(args.base_url, args.token)
     try:
         if args.command == "analyze":

@@ -78,7 +78,7 @@ class _Camera:
                      "-i", path, "-an", "-vf",
                      f"fps={rate},scale='min(iw,{side})':'min(ih,{side})':force_original_aspect_ratio=decrease"
                      ":force_divisible_by=2",
-                     "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "5", "-"]
+                     "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "3", "-"]
         self.latest: bytes | None = None
         self.number = 0  # pictures so far (a sender sends each at most once)
         self.ended = asyncio.Event()

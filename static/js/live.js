@@ -136,7 +136,7 @@
         lastSent = performance.now();
         socket.send(buffer);
       });
-    }, "image/jpeg", 0.8);
+    }, "image/jpeg", 0.9);
   }
 
   function answered(message) {
