@@ -81,7 +81,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         dispatch.warm_up()
         self.watchdog = asyncio.create_task(self.watch())
         await self.send_json({
-            "type": "ready", "session": self.row.pk,
+            "type": "ready", "session": self.row.pk, "band": settings.RESULT_INCONCLUSIVE_BAND,
             "limits": {"max_fps": settings.LIVE_MAX_FPS, "max_frame_bytes": settings.LIVE_MAX_FRAME_BYTES,
                        "max_frame_side": settings.LIVE_MAX_FRAME_SIDE, "max_seconds": settings.LIVE_MAX_SECONDS,
                        "in_flight": settings.LIVE_IN_FLIGHT, "window_seconds": settings.LIVE_WINDOW_SECONDS},

@@ -71,6 +71,7 @@
     switch (message.type) {
       case "ready":
         limits = message.limits;
+        band = message.band;
         sending = true;
         $("live-save").disabled = false;
         setVerdict({ key: "waiting", text: "Waiting for a face" });
@@ -230,7 +231,8 @@
 
   function drawChart(now) {
     var svg = $("live-chart");
-    var x = function (t) { return (300 * (t - (now - HISTORY_SECONDS)) / HISTORY_SECONDS).toFixed(1); };
+    var start = Math.max(0, now - HISTORY_SECONDS);  // the first minute fills from the left, then it scrolls
+    var x = function (t) { return (300 * (t - start) / HISTORY_SECONDS).toFixed(1); };
     var y = function (v) { return (90 - 90 * v).toFixed(1); };
     var line = function (key) {
       return points.filter(function (p) { return p[key] != null; })
@@ -242,6 +244,11 @@
       var limit = svg.querySelector(".threshold");
       limit.setAttribute("y1", y(threshold));
       limit.setAttribute("y2", y(threshold));
+      if (band != null) {
+        var shade = svg.querySelector(".band");
+        shade.setAttribute("y", y(Math.min(1, threshold + band)));
+        shade.setAttribute("height", (90 * (Math.min(1, threshold + band) - Math.max(0, threshold - band))).toFixed(1));
+      }
     }
   }
 
