@@ -16,6 +16,7 @@ MYSQL_DATABASE_URL ?= mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/$(DB_NAME
 REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
 LONG_WORKERS ?= 1
+LIVE_WORKERS ?= 2
 PORT ?= 8000
 # The S3 server (moto's server mode, an emulator; see README "Storage") for the tests and run-stack.
 S3_PORT ?= 9000
@@ -31,10 +32,10 @@ TEST_PACKAGES ?= ffmpeg chromium fonts-dejavu-core poppler-utils mariadb-server 
 .PHONY: help setup run test services s3-server db-user run-stack stop-stack screenshots system-packages test-packages admin
 
 help:
-	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker)"
+	@echo "make run        development portal at http://127.0.0.1:$(PORT) (SQLite, in-process worker; pages and the live check's WebSockets)"
 	@echo "make test       every test on MariaDB + Redis with a real Celery worker"
-	@echo "make run-stack  MariaDB, Redis, the S3 server, $(WORKERS)+$(LONG_WORKERS) Celery workers (fast+long queue), sweeper, gunicorn"
-	@echo "make stop-stack stop the workers started by run-stack (gunicorn stops with Ctrl-C)"
+	@echo "make run-stack  MariaDB, Redis, the S3 server, $(WORKERS)+$(LONG_WORKERS)+$(LIVE_WORKERS) Celery workers (fast+long+live queue), sweeper, daphne"
+	@echo "make stop-stack stop the workers started by run-stack (daphne stops with Ctrl-C)"
 	@echo "make admin      create the first admin (superuser) in the development database"
 
 # Missing Debian packages are installed as root, else with sudo, else make stops with the apt-get line.
@@ -61,7 +62,7 @@ run: setup
 	@$(PY) -m ml.inference.export_onnx --cache
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py models init
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)  # daphne's runserver (ASGI): pages and WebSockets
 
 # The first admin: a superuser in the development database (`make admin DATABASE_URL=mysql://...` for another).
 admin: setup
@@ -102,7 +103,8 @@ test: test-packages setup db-user s3-server
 
 # The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/. Files go to the
 # bucket $(S3_BUCKET) on the S3 server (STORAGE=local: var/private instead). WORKERS read the fast queue
-# (images, short clips), LONG_WORKERS the long-video queue, retraining and the shadow model's scores.
+# (images, short clips), LONG_WORKERS the long-video queue, retraining and the shadow model's scores,
+# LIVE_WORKERS the live check's frames; daphne serves pages and the live check's WebSockets.
 run-stack: setup db-user s3-server stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
@@ -124,14 +126,19 @@ run-stack: setup db-user s3-server stop-stack
 	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$long" -n worker-long$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker-long$$i.pid --logfile=var/log/worker-long$$i.log; \
 	  done; \
+	  live="$${LIVE_QUEUE:-live}"; \
+	  for i in $$(seq $(LIVE_WORKERS)); do \
+	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$live" -n worker-live$$i@%h --loglevel=INFO \
+	      --detach --pidfile=var/run/worker-live$$i.pid --logfile=var/log/worker-live$$i.log; \
+	  done; \
 	  nohup $(PY) manage.py sweep_jobs --every 30 >var/log/sweeper.log 2>&1 & echo $$! >var/run/sweeper.pid; \
-	  echo "$(WORKERS) workers on $$fast, $(LONG_WORKERS) on $$long (logs in var/log); files in $(STORAGE) storage; portal at http://127.0.0.1:$(PORT)"; \
-	  exec $(VENV)/bin/gunicorn deepfake_portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --timeout 300
+	  echo "$(WORKERS) workers on $$fast, $(LONG_WORKERS) on $$long, $(LIVE_WORKERS) on $$live (logs in var/log); files in $(STORAGE) storage; portal at http://127.0.0.1:$(PORT)"; \
+	  exec $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) deepfake_portal.asgi:application
 
 stop-stack:
 	@for pid in var/run/worker*.pid var/run/sweeper.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
 
 # Copy the browser tests' latest screenshots (test artifacts) into docs/ for the README.
-SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone
+SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone live-desktop live-phone
 screenshots:
 	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/

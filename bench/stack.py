@@ -1,7 +1,8 @@
 """A throwaway portal stack on loopback for the drills: its own MariaDB database, its own Redis queues, its
 own private storage folder (or, with storage="s3", its own bucket on an S3 server: moto_server, reused if
 one answers at $S3_ENDPOINT_URL, else started for the stack), gunicorn on a free port, N Celery workers
-on the fast queue (and ``long_workers`` on the long-video queue) and the sweeper. Other engineers'
+on the fast queue (and ``long_workers`` on the long-video queue, ``live_workers`` on the live check's;
+``web="daphne"`` or ``"uvicorn"`` serves it over ASGI instead of gunicorn) and the sweeper. Other engineers'
 databases and queues on the same services are never touched. ``start_worker(i, remote=True)`` starts a
 worker on "another host" (bench/remote_host.py: own copy, own host name, no local storage).
 
@@ -127,7 +128,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class Stack:
     def __init__(self, *, workers: int = 2, frames: int = 8, name: str = "bench", sweep_every: float = 5,
                  queued_after: float = 20, web_workers: int = 2, threads: int = 8, extra_env: dict | None = None,
-                 storage: str = "local", long_workers: int = 0, remote_workers: bool = False):
+                 storage: str = "local", long_workers: int = 0, remote_workers: bool = False,
+                 web: str = "gunicorn", live_workers: int = 0):
         self.workers, self.frames, self.name = workers, frames, name
         self.long_workers, self.storage_kind, self.remote_workers = long_workers, storage, remote_workers
         self.s3_process = None
@@ -136,9 +138,11 @@ class Stack:
         self.host2: Path | None = None
         self.sweep_every, self.queued_after = sweep_every, queued_after
         self.web_workers, self.threads = web_workers, threads
+        self.web, self.live_workers = web, live_workers  # web: gunicorn (WSGI), daphne or uvicorn (ASGI, live check)
         self.db = f"portal_{name}"
         self.queue = f"{name}-{os.getpid()}"
         self.long_queue = f"{self.queue}-long"
+        self.live_queue = f"{self.queue}-live"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"rel_{name}_"))
@@ -153,6 +157,7 @@ class Stack:
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
             "CELERY_QUEUE": self.queue,
             "CELERY_LONG_QUEUE": self.long_queue,
+            "LIVE_QUEUE": self.live_queue,
             "PRIVATE_MEDIA_ROOT": str(self.storage),
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "0",
@@ -202,6 +207,8 @@ class Stack:
             self.start_worker(i, remote=self.remote_workers)
         for i in range(1, self.long_workers + 1):
             self.start_worker(i, queue=self.long_queue, remote=self.remote_workers)
+        for i in range(1, self.live_workers + 1):
+            self.start_worker(i, queue=self.live_queue)
         self.start_sweeper()
         self.wait_ready()
 
@@ -213,11 +220,20 @@ class Stack:
         return process
 
     def start_web(self) -> None:
-        self._spawn("web", [str(Path(PY).parent / "gunicorn"), "deepfake_portal.wsgi", "--bind",
-                            f"127.0.0.1:{self.port}", "--workers", str(self.web_workers), "--threads",
-                            str(self.threads), "--timeout", "120"])
+        if self.web == "daphne":  # one process, as `make run-stack` runs it
+            self._spawn("web", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                "deepfake_portal.asgi:application"])
+        elif self.web == "uvicorn":
+            self._spawn("web", [PY, "-m", "uvicorn", "deepfake_portal.asgi:application", "--host", "127.0.0.1",
+                                "--port", str(self.port), "--workers", str(self.web_workers), "--log-level", "warning"])
+        else:
+            self._spawn("web", [str(Path(PY).parent / "gunicorn"), "deepfake_portal.wsgi", "--bind",
+                                f"127.0.0.1:{self.port}", "--workers", str(self.web_workers), "--threads",
+                                str(self.threads), "--timeout", "120"])
 
     def worker_key(self, i: int, queue: str | None = None) -> str:
+        if queue == self.live_queue:
+            return f"live{i}"
         return f"worker{i}" if queue in (None, self.queue) else f"long{i}"
 
     def start_worker(self, i: int, *, queue: str | None = None, remote: bool = False) -> subprocess.Popen:
@@ -249,7 +265,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready = all(b" ready." in (self.logs / f"{key}.log").read_bytes()
-                        for key in self.processes if key.startswith(("worker", "long")))
+                        for key in self.processes if key.startswith(("worker", "long", "live")))
             try:
                 urllib.request.urlopen(self.base + "/accounts/login/", timeout=5)
                 web = True
@@ -275,7 +291,7 @@ class Stack:
         try:
             import redis
 
-            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue, self.long_queue)
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue, self.long_queue, self.live_queue)
         except Exception:
             pass
         if self.bucket:

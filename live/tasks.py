@@ -11,8 +11,10 @@ from . import scoring
 logger = logging.getLogger(__name__)
 
 
-# A frame is worth nothing late: no acks_late, no retry; a lost one is noticed by the socket (answer timeout).
-@shared_task(acks_late=False, ignore_result=True, soft_time_limit=30, time_limit=60)
+# Acked late so that a busy worker holds no second frame in its own buffer (it would only go stale there): the
+# next frame waits in Redis for whichever worker is free first. Never retried: a frame is worth nothing late,
+# and a redelivered one is dropped as stale; a lost one is noticed by the socket (answer timeout).
+@shared_task(acks_late=True, reject_on_worker_lost=False, ignore_result=True, soft_time_limit=30, time_limit=60)
 def score_live_frame(reply_channel: str, seq: int, jpeg_b64: str, queued_at: float, stale_after: float) -> None:
     try:
         answer = scoring.score_frame(base64.b64decode(jpeg_b64), queued_at, stale_after)

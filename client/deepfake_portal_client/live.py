@@ -205,6 +205,7 @@ async def stream_video(base_url: str, token: str, path: str, *, seconds: float |
         finally:
             player.cancel()
             receiver.cancel()
+            await asyncio.gather(player, receiver, return_exceptions=True)  # ffmpeg is stopped and reaped here
         if socket.close_code not in (None, 1000) and socket.close_reason not in ("", "stopped"):
             raise LiveError(socket.close_reason or str(socket.close_code), f"closed with {socket.close_code}")
     return summary

@@ -1,0 +1,105 @@
+"""Live check bench: a face clip streamed over real WebSockets, as a camera would, by 1 and then 4 users at once.
+
+    .venv/bin/python bench/live.py                       # its own stack: daphne + 2 Celery workers on the live queue
+    .venv/bin/python bench/live.py --scorer pool         # ... frames scored in daphne's own process pool instead
+    .venv/bin/python bench/live.py --web uvicorn         # ... served by uvicorn instead of daphne
+    .venv/bin/python bench/live.py --url http://127.0.0.1:8000 --token dfp_1 --token dfp_2 ...   # a running
+                                                          # `make run-stack` (one token per user; 4 for 4 sessions)
+
+Each session is the Python client's `stream_video` (client/deepfake_portal_client/live.py): ffmpeg plays the
+clip in real time, the latest picture goes out whenever the server's in-flight limit allows (at most --fps a
+second), so the rate follows the answers, as on the live page. After a warm-up (every worker loads the
+detector), each run prints per session and in all: frames sent, scored per second, answer latency p50/p95
+(frame sent to its score back) and dropped frames by reason. Goal: p95 under 1 s for one session at >= 2
+scored frames a second.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "client"))
+from stack import FACE_SOURCE, Stack, percentile  # noqa: E402
+
+from deepfake_portal_client.live import stream_video  # noqa: E402
+
+
+async def sessions(base: str, tokens: list[str], clip: str, seconds: float, fps: float):
+    return await asyncio.gather(*(stream_video(base, token, clip, seconds=seconds, loop=True, fps=fps)
+                                  for token in tokens))
+
+
+def report(label: str, summaries) -> dict:
+    latencies = [ms for s in summaries for ms in s.latencies_ms]
+    dropped: dict[str, int] = {}
+    for s in summaries:
+        for reason, n in s.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    total = {
+        "sent": sum(s.sent for s in summaries),
+        "scored_per_s": sum(s.scored_per_second for s in summaries),
+        "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+        "dropped": sum(dropped.values()),
+    }
+    print(f"\n{label}")
+    for i, s in enumerate(summaries, 1):
+        print(f"  session {i}: sent {s.sent}, scored {s.scored} ({s.scored_per_second:.2f}/s, {s.faces} with a face), "
+              f"latency p50 {s.p50_ms:.0f} ms p95 {s.p95_ms:.0f} ms, dropped {sum(s.dropped.values())} {s.dropped or ''}")
+    print(f"  in all: {total['scored_per_s']:.2f} frames scored/s; latency p50 {total['p50']:.0f} ms, "
+          f"p95 {total['p95']:.0f} ms; dropped {total['dropped']} of {total['sent']} sent {dropped or ''}", flush=True)
+    return total
+
+
+def make_tokens(stack: Stack, count: int) -> list[str]:
+    code = ("from django.contrib.auth.models import User; from api.services import token_create\n"
+            f"for i in range({count}):\n"
+            "    user = User.objects.create_user(f'live{i}', f'live{i}@example.com', 'x-bench-passphrase-1')\n"
+            "    print('TOKEN', token_create(user=user, name='bench').raw)\n")
+    return [line.split()[1] for line in stack.manage("shell", "-c", code).splitlines() if line.startswith("TOKEN ")]
+
+
+def run(base: str, tokens: list[str], args) -> bool:
+    print(f"warm-up: {min(2, len(tokens))} sessions for {args.warmup:.0f} s", flush=True)
+    asyncio.run(sessions(base, tokens[:2], args.clip, args.warmup, args.fps))
+    one = report(f"1 session, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:1], args.clip, args.seconds, args.fps)))
+    if len(tokens) >= 4:
+        report(f"4 sessions at once, {args.seconds:.0f} s:",
+               asyncio.run(sessions(base, tokens[:4], args.clip, args.seconds, args.fps)))
+    ok = one["p95"] < 1000 and one["scored_per_s"] >= 2
+    print(f"\n{'PASS' if ok else 'FAIL'}: one session p95 {one['p95']:.0f} ms (goal < 1000), "
+          f"{one['scored_per_s']:.2f} scored/s (goal >= 2)")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running portal (e.g. `make run-stack`); default: start a stack here")
+    parser.add_argument("--token", action="append", default=[], help="an API token per user (with --url)")
+    parser.add_argument("--clip", default=str(FACE_SOURCE), help="the video each session streams (looped)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured run")
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--fps", type=float, default=5.0, help="frames a second at most per session (the page: 5)")
+    parser.add_argument("--scorer", choices=("celery", "pool"), default="celery", help="LIVE_SCORER (own stack)")
+    parser.add_argument("--workers", type=int, default=2, help="live queue workers, or pool processes (own stack)")
+    parser.add_argument("--web", choices=("daphne", "uvicorn"), default="daphne", help="the ASGI server (own stack)")
+    args = parser.parse_args()
+
+    if args.url:
+        if not args.token:
+            parser.error("--url needs --token (one per user; 4 users for the 4-session run)")
+        return 0 if run(args.url.rstrip("/"), args.token, args) else 1
+    env = {"LIVE_SCORER": args.scorer, "LIVE_POOL_PROCESSES": str(args.workers)}
+    with Stack(workers=1, name="live", web=args.web, web_workers=1, extra_env=env,
+               live_workers=args.workers if args.scorer == "celery" else 0) as stack:
+        tokens = make_tokens(stack, 4)
+        print(f"stack up at {stack.base}: {args.web}, frames scored by "
+              f"{f'{args.workers} Celery workers' if args.scorer == 'celery' else f'a pool of {args.workers} processes'}; "
+              f"clip {Path(args.clip).name}, at most {args.fps:g} frames/s per session", flush=True)
+        return 0 if run(stack.base, tokens, args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
