@@ -47,7 +47,8 @@ def report(label: str, summaries) -> dict:
     print(f"\n{label}")
     for i, s in enumerate(summaries, 1):
         print(f"  session {i}: sent {s.sent}, scored {s.scored} ({s.scored_per_second:.2f}/s, {s.faces} with a face), "
-              f"latency p50 {s.p50_ms:.0f} ms p95 {s.p95_ms:.0f} ms, dropped {sum(s.dropped.values())} {s.dropped or ''}")
+              f"latency p50 {s.p50_ms:.0f} ms p95 {s.p95_ms:.0f} ms, "
+              f"dropped {sum(s.dropped.values())} {s.dropped or ''}")
     print(f"  in all: {total['scored_per_s']:.2f} frames scored/s; latency p50 {total['p50']:.0f} ms, "
           f"p95 {total['p95']:.0f} ms; dropped {total['dropped']} of {total['sent']} sent {dropped or ''}", flush=True)
     return total
@@ -64,7 +65,8 @@ def make_tokens(stack: Stack, count: int) -> list[str]:
 def run(base: str, tokens: list[str], args) -> bool:
     print(f"warm-up: {min(2, len(tokens))} sessions for {args.warmup:.0f} s", flush=True)
     asyncio.run(sessions(base, tokens[:2], args.clip, args.warmup, args.fps))
-    one = report(f"1 session, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:1], args.clip, args.seconds, args.fps)))
+    one = report(f"1 session, {args.seconds:.0f} s:",
+                 asyncio.run(sessions(base, tokens[:1], args.clip, args.seconds, args.fps)))
     if len(tokens) >= 4:
         report(f"4 sessions at once, {args.seconds:.0f} s:",
                asyncio.run(sessions(base, tokens[:4], args.clip, args.seconds, args.fps)))
@@ -95,8 +97,8 @@ def main() -> int:
     with Stack(workers=1, name="live", web=args.web, web_workers=1, extra_env=env,
                live_workers=args.workers if args.scorer == "celery" else 0) as stack:
         tokens = make_tokens(stack, 4)
-        print(f"stack up at {stack.base}: {args.web}, frames scored by "
-              f"{f'{args.workers} Celery workers' if args.scorer == 'celery' else f'a pool of {args.workers} processes'}; "
+        scorers = f"{args.workers} Celery workers" if args.scorer == "celery" else f"a pool of {args.workers} processes"
+        print(f"stack up at {stack.base}: {args.web}, frames scored by {scorers}; "
               f"clip {Path(args.clip).name}, at most {args.fps:g} frames/s per session", flush=True)
         return 0 if run(stack.base, tokens, args) else 1
 

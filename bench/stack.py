@@ -291,7 +291,8 @@ class Stack:
         try:
             import redis
 
-            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue, self.long_queue, self.live_queue)
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).delete(self.queue, self.long_queue,
+                                                                              self.live_queue)
         except Exception:
             pass
         if self.bucket:

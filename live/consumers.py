@@ -242,9 +242,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 elapsed = now - self.started
                 if not self.ended and elapsed >= settings.LIVE_MAX_SECONDS:
                     self.ended = True
+                    grace = settings.LIVE_SAVE_GRACE_SECONDS
                     await self.send_json({"type": "ended", "reason": "time_up",
                                           "message": f"The live check stops after {settings.LIVE_MAX_SECONDS} s. "
-                                                     f"You can still save it for {settings.LIVE_SAVE_GRACE_SECONDS} s."})
+                                                     f"You can still save it for {grace} s."})
                 if self.ended and elapsed >= settings.LIVE_MAX_SECONDS + settings.LIVE_SAVE_GRACE_SECONDS \
                         and not self.saving:
                     await self.refuse(protocol.Refusal("time_up"))

@@ -30,6 +30,14 @@ def _process_pool() -> ProcessPoolExecutor:
     return _pool
 
 
+def stop_pool() -> None:
+    """Stop the pool's processes (a server's exit does it by itself; tests call this)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
 def warm_up() -> None:
     """Start the pool's processes now (they load the detector), so a session's first frames are not lost."""
     if settings.LIVE_SCORER == "pool":

@@ -35,7 +35,8 @@ class Recording:
             self.full = True
             return False
         if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="live-session-", dir=self.parent)  # mode 0700: only this server's user
+            # mode 0700: only the server's own user can read it
+            self.directory = tempfile.mkdtemp(prefix="live-session-", dir=self.parent)
         path = os.path.join(self.directory, f"{len(self.frames):06d}.jpg")
         with open(path, "wb") as fh:
             fh.write(jpeg)

@@ -77,7 +77,8 @@ def test_the_live_page_scores_a_camera_and_a_deepfake_scores_higher(asgi_server,
     assert fake["running"] > real["running"] + 0.3, (real, fake)
     assert fake["verdict"] in ("suspicious", "inconclusive") and fake["text"] != real["text"], fake
     page.wait_for_function("document.querySelectorAll('#live-heatmaps img').length === 4")
-    page.wait_for_function("[...document.querySelectorAll('#live-heatmaps img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function("[...document.querySelectorAll('#live-heatmaps img')]"
+                           ".every(i => i.complete && i.naturalWidth)")
     assert page.locator("#live-box").is_visible()  # the face's box over the picture
     _screenshot(page, "live-desktop.png")
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from api import services as api_services
 from detection.models import DetectionJob, Media
-from live import protocol
+from live import dispatch, protocol
 from live.models import LiveSession
 from live.recording import Recording
 from live.tracker import Tracker, clock
@@ -66,6 +66,18 @@ async def stream(socket, frames: list[bytes], *, scores: int) -> list[dict]:
         if sum(m["type"] == "score" for m in answers) >= scores:
             return answers
     pytest.fail(f"only {answers} after {len(frames) * 10} frames")
+
+
+def scored_session(user, frames: list[bytes], scores: int) -> list[dict]:
+    """A whole session that streams until ``scores`` frames are scored; their "score" messages."""
+    async def scenario():
+        socket = communicator(user=user)
+        await ready(socket)
+        answers = await stream(socket, frames, scores=scores)
+        await socket.disconnect()
+        return answers
+
+    return [m for m in asyncio.run(scenario()) if m["type"] == "score"]
 
 
 async def closed_with(socket, code: int, key: str) -> dict:
@@ -179,16 +191,7 @@ def test_frames_are_scored_by_a_worker_with_a_face_box_heatmap_and_running_verdi
     assert settings.LIVE_SCORER == "celery"
     settings.LIVE_QUEUE = WORKER_QUEUE
     settings.LIVE_STALE_SECONDS = 30  # the worker may load the detector first
-    owner = _user("alice")
-
-    async def scenario():
-        socket = communicator(user=owner)
-        await ready(socket)
-        answers = await stream(socket, face_frames, scores=4)
-        await socket.disconnect()
-        return answers
-
-    scores = [m for m in asyncio.run(scenario()) if m["type"] == "score"]
+    scores = scored_session(_user("alice"), face_frames, 4)
     first, last = scores[0], scores[-1]
     assert first["status"] == "ok", (first, celery_worker.log_tail())
     assert 0 <= first["score"] <= 1 and first["faces"] == 1 and first["model_version"]
@@ -210,16 +213,10 @@ def test_frames_are_scored_by_the_servers_process_pool(face_frames, settings):
     """LIVE_SCORER=pool (what `make run` uses): a spawned process of this server loads the detector."""
     settings.LIVE_SCORER = "pool"
     settings.LIVE_STALE_SECONDS = 60
-    owner = _user("alice")
-
-    async def scenario():
-        socket = communicator(user=owner)
-        await ready(socket)
-        answers = await stream(socket, face_frames, scores=2)
-        await socket.disconnect()
-        return answers
-
-    scores = [m for m in asyncio.run(scenario()) if m["type"] == "score"]
+    try:
+        scores = scored_session(_user("alice"), face_frames, 2)
+    finally:
+        dispatch.stop_pool()
     assert scores[-1]["status"] == "ok" and 0 <= scores[-1]["score"] <= 1 and scores[-1]["heatmap"]
 
 
@@ -388,7 +385,8 @@ def test_the_first_verdict_over_the_threshold_is_suspicious_since_the_first_face
 
 def test_control_messages_and_frame_headers_are_checked():
     assert protocol.parse_control('{"type": "save"}') == {"type": "save"}
-    for text, key in [("", "bad_json"), ("{}", "unknown_type"), ('"save"', "bad_json"), ("x" * 2000, "message_too_large")]:
+    bad = [("", "bad_json"), ("{}", "unknown_type"), ('"save"', "bad_json"), ("x" * 2000, "message_too_large")]
+    for text, key in bad:
         with pytest.raises(protocol.Refusal) as refused:
             protocol.parse_control(text)
         assert refused.value.key == key and refused.value.close_code in (4400, 4413)

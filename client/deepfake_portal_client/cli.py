@@ -1,4 +1,4 @@
-"""deepfake-portal analyze FILE [--wait] | status ID | report ID | live VIDEO  (base URL and token from flags or env)."""
+"""deepfake-portal analyze FILE [--wait] | status ID | report ID | live VIDEO  (base URL, token: flags or env)."""
 from __future__ import annotations
 
 import argparse
