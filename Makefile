@@ -17,6 +17,7 @@ REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 WORKERS ?= 2
 LONG_WORKERS ?= 1
 LIVE_WORKERS ?= 2
+LIVE_THREADS ?= 1
 PORT ?= 8000
 # The S3 server (moto's server mode, an emulator; see README "Storage") for the tests and run-stack.
 S3_PORT ?= 9000
@@ -104,7 +105,8 @@ test: test-packages setup db-user s3-server
 # The whole stack on this machine. SECRET_KEY defaults to a random one kept in var/. Files go to the
 # bucket $(S3_BUCKET) on the S3 server (STORAGE=local: var/private instead). WORKERS read the fast queue
 # (images, short clips), LONG_WORKERS the long-video queue, retraining and the shadow model's scores,
-# LIVE_WORKERS the live check's frames; daphne serves pages and the live check's WebSockets.
+# LIVE_WORKERS the live check's frames, each running the network on LIVE_THREADS threads (one per core beat
+# two each in bench/live.py); daphne serves pages and the live check's WebSockets.
 run-stack: setup db-user s3-server stop-stack
 	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
@@ -128,7 +130,7 @@ run-stack: setup db-user s3-server stop-stack
 	  done; \
 	  live="$${LIVE_QUEUE:-live}"; \
 	  for i in $$(seq $(LIVE_WORKERS)); do \
-	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$live" -n worker-live$$i@%h --loglevel=INFO \
+	    DETECTOR_THREADS=$(LIVE_THREADS) $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$live" -n worker-live$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker-live$$i.pid --logfile=var/log/worker-live$$i.log; \
 	  done; \
 	  nohup $(PY) manage.py sweep_jobs --every 30 >var/log/sweeper.log 2>&1 & echo $$! >var/run/sweeper.pid; \

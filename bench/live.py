@@ -27,9 +27,9 @@ from stack import FACE_SOURCE, Stack, percentile  # noqa: E402
 from deepfake_portal_client.live import stream_video  # noqa: E402
 
 
-async def sessions(base: str, tokens: list[str], clip: str, seconds: float, fps: float):
-    return await asyncio.gather(*(stream_video(base, token, clip, seconds=seconds, loop=True, fps=fps)
-                                  for token in tokens))
+async def sessions(base: str, tokens: list[str], args, seconds: float):
+    return await asyncio.gather(*(stream_video(base, token, args.clip, seconds=seconds, loop=True, fps=args.fps,
+                                               side=args.side) for token in tokens))
 
 
 def report(label: str, summaries) -> dict:
@@ -64,12 +64,10 @@ def make_tokens(stack: Stack, count: int) -> list[str]:
 
 def run(base: str, tokens: list[str], args) -> bool:
     print(f"warm-up: {min(2, len(tokens))} sessions for {args.warmup:.0f} s", flush=True)
-    asyncio.run(sessions(base, tokens[:2], args.clip, args.warmup, args.fps))
-    one = report(f"1 session, {args.seconds:.0f} s:",
-                 asyncio.run(sessions(base, tokens[:1], args.clip, args.seconds, args.fps)))
+    asyncio.run(sessions(base, tokens[:2], args, args.warmup))
+    one = report(f"1 session, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:1], args, args.seconds)))
     if len(tokens) >= 4:
-        report(f"4 sessions at once, {args.seconds:.0f} s:",
-               asyncio.run(sessions(base, tokens[:4], args.clip, args.seconds, args.fps)))
+        report(f"4 sessions at once, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:4], args, args.seconds)))
     ok = one["p95"] < 1000 and one["scored_per_s"] >= 2
     print(f"\n{'PASS' if ok else 'FAIL'}: one session p95 {one['p95']:.0f} ms (goal < 1000), "
           f"{one['scored_per_s']:.2f} scored/s (goal >= 2)")
@@ -84,9 +82,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured run")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--fps", type=float, default=5.0, help="frames a second at most per session (the page: 5)")
+    parser.add_argument("--side", type=int, default=480, help="frames' long side at most, px (the page: 480 for the "
+                                                              "whole picture, 320 for the region around a face)")
     parser.add_argument("--scorer", choices=("celery", "pool"), default="celery", help="LIVE_SCORER (own stack)")
     parser.add_argument("--workers", type=int, default=2, help="live queue workers, or pool processes (own stack)")
     parser.add_argument("--web", choices=("daphne", "uvicorn"), default="daphne", help="the ASGI server (own stack)")
+    parser.add_argument("--threads", type=int, default=1, help="DETECTOR_THREADS per scoring process (own stack; "
+                                                               "1 as `make run-stack`'s LIVE_THREADS; 0: min(2, CPUs))")
     args = parser.parse_args()
 
     if args.url:
@@ -94,12 +96,15 @@ def main() -> int:
             parser.error("--url needs --token (one per user; 4 users for the 4-session run)")
         return 0 if run(args.url.rstrip("/"), args.token, args) else 1
     env = {"LIVE_SCORER": args.scorer, "LIVE_POOL_PROCESSES": str(args.workers)}
+    if args.threads:
+        env["DETECTOR_THREADS"] = str(args.threads)
     with Stack(workers=1, name="live", web=args.web, web_workers=1, extra_env=env,
                live_workers=args.workers if args.scorer == "celery" else 0) as stack:
         tokens = make_tokens(stack, 4)
         scorers = f"{args.workers} Celery workers" if args.scorer == "celery" else f"a pool of {args.workers} processes"
-        print(f"stack up at {stack.base}: {args.web}, frames scored by {scorers}; "
-              f"clip {Path(args.clip).name}, at most {args.fps:g} frames/s per session", flush=True)
+        print(f"stack up at {stack.base}: {args.web}, frames scored by {scorers} "
+              f"(DETECTOR_THREADS={args.threads or 'default'}); clip {Path(args.clip).name} at up to {args.side} px, "
+              f"at most {args.fps:g} frames/s per session", flush=True)
         return 0 if run(stack.base, tokens, args) else 1
 
 
