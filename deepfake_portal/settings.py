@@ -337,3 +337,7 @@ LIVE_RECORD_MAX_BYTES = envint("LIVE_RECORD_MAX_BYTES", 200 * 1024 * 1024)
 LIVE_SAVE_FPS = envint("LIVE_SAVE_FPS", 10)
 # After the maximum length the socket stays open this long for a save, then closes.
 LIVE_SAVE_GRACE_SECONDS = envint("LIVE_SAVE_GRACE_SECONDS", 60)
+SPECTACULAR_SETTINGS["DESCRIPTION"] += (
+    " The live check is a WebSocket at /ws/live/ (the same token as `Authorization: Bearer <token>` on the "
+    "handshake; binary JPEG frames in, one JSON answer per frame out); its protocol is in the README, "
+    "\"The live protocol\".")
