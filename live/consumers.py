@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.urls import reverse
 
-from detection.services import UploadRejected
+from detection.intake import UploadRejected
 
 from . import dispatch, protocol, services
 from .recording import Recording

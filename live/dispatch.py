@@ -14,7 +14,11 @@ from concurrent.futures.process import BrokenProcessPool
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from deepfake_portal.celery import run_task
+
 from . import scoring
+
+SCORE_TASK = "live.tasks.score_live_frame"
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +53,8 @@ async def submit(*, seq: int, jpeg: bytes, reply_channel: str) -> None:
     """Score frame ``seq``; the answer goes to ``reply_channel``."""
     queued_at, stale_after = time.time(), settings.LIVE_STALE_SECONDS
     if settings.LIVE_SCORER == "celery":
-        from .tasks import score_live_frame
-
-        await asyncio.to_thread(score_live_frame.apply_async,
-                                args=(reply_channel, seq, base64.b64encode(jpeg).decode(), queued_at, stale_after),
-                                queue=settings.LIVE_QUEUE)
+        await asyncio.to_thread(run_task, SCORE_TASK, queue=settings.LIVE_QUEUE,
+                                args=(reply_channel, seq, base64.b64encode(jpeg).decode(), queued_at, stale_after))
         return
     future = _process_pool().submit(scoring.score_frame, jpeg, queued_at, stale_after)
     asyncio.ensure_future(_answer_when_done(future, seq, reply_channel))

@@ -18,7 +18,7 @@ from django.conf import settings
 from PIL import Image
 
 from ml import errors as ml_errors
-from ml.media import Limits
+from ml.media.decode import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def warm_up() -> None:
 
 
 def _predictor():
-    from detection.services import get_predictor  # the workers' own loader: one detector per process
+    # The workers' own loader: the registry's serving version (noticed at once when it changes), one per process.
+    from detection.detector import get_predictor
 
     return get_predictor()
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from detection import services as detection_services
+from detection import intake
 
 from .models import LiveSession
 from .recording import Recording
@@ -48,15 +48,15 @@ def session_close(*, session_id: int, reason: str, received: int, scored: int, d
         frames_dropped=dropped)
 
 
-def session_save(*, session_id: int, user: AbstractBaseUser, recording: Recording) -> detection_services.UploadResult:
+def session_save(*, session_id: int, user: AbstractBaseUser, recording: Recording) -> intake.UploadResult:
     """The frames so far as a video, uploaded like any other file (same checks, limits, job and history).
-    Raises detection's UploadRejected (e.g. the hourly upload limit) or ValueError when nothing was recorded."""
+    Raises detection.intake's UploadRejected (e.g. the hourly upload limit) or ValueError when nothing was recorded."""
     started = LiveSession.objects.filter(pk=session_id).values_list("started_at", flat=True).first() or timezone.now()
     name = f"live-{timezone.localtime(started):%Y-%m-%d-%H%M%S}.mp4"
     with tempfile.TemporaryDirectory(prefix="live-save-") as folder:
         path = os.path.join(folder, name)
         recording.write_video(path, fps=settings.LIVE_SAVE_FPS)
         with open(path, "rb") as fh:
-            result = detection_services.media_upload(owner=user, uploaded=File(fh, name=name))
+            result = intake.media_upload(owner=user, uploaded=File(fh, name=name))
     LiveSession.objects.filter(pk=session_id).update(saved=F("saved") + 1)
     return result

@@ -97,6 +97,9 @@ def asgi_server(celery_worker, django_db_blocker, tmp_path_factory):
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "UPLOADS_PER_HOUR": "1000",
+        "REGISTRY_SHADOW_QUEUE": WORKER_QUEUE,
+        "REGISTRY_WORK_DIR": str(settings.REGISTRY_WORK_DIR),
+        "REGISTRY_MODEL_CACHE": str(settings.REGISTRY_MODEL_CACHE),
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from detection.models import Media
 
-from .conftest import CHROMIUM, _user, ffmpeg
-from .live_support import asgi_server, clip_pair, session_cookie  # noqa: F401
+from .conftest import CHROMIUM, _user, browser_log_in, ffmpeg
+from .live_support import asgi_server, clip_pair  # noqa: F401
 from .test_browser_pages import DESKTOP, PHONE, _fits, _screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -31,16 +31,13 @@ def cameras(clip_pair, tmp_path_factory) -> dict:
     return files
 
 
-def open_live_page(browser, base: str, camera, cookie: str, viewport: dict):
-    """A chromium of its own (the fake camera is chosen at launch), logged in, on the live page."""
+def open_live_page(browser, base: str, camera, viewport: dict):
+    """A chromium of its own (the fake camera is chosen at launch), logged in as alice, on the live page."""
     chromium = browser.browser_type.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={camera}"])
-    context = chromium.new_context(viewport=viewport)
-    context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
-    page = context.new_page()
+    _, page = browser_log_in(chromium, base, "alice", reverse("live:page"), viewport)
     page.set_default_timeout(60_000)
-    page.goto(base + reverse("live:page"))
     return chromium, page
 
 
@@ -63,16 +60,15 @@ def watch(page, frames: int) -> dict:
 @pytest.mark.django_db(transaction=True)
 def test_the_live_page_scores_a_camera_and_a_deepfake_scores_higher(asgi_server, celery_worker, browser, cameras):
     owner = _user("alice")
-    cookie = session_cookie(owner)
 
-    chromium, page = open_live_page(browser, asgi_server, cameras["real"], cookie, DESKTOP)
+    chromium, page = open_live_page(browser, asgi_server, cameras["real"], DESKTOP)
     real = watch(page, 10)
     chromium.close()
     assert real["early"] == "waiting", real  # the verdict waits for a few frames, then updates
     assert real["verdict"] == "authentic" and real["text"] == "Looks authentic so far", real
     assert real["heatmaps"] >= 1
 
-    chromium, page = open_live_page(browser, asgi_server, cameras["fake"], cookie, DESKTOP)
+    chromium, page = open_live_page(browser, asgi_server, cameras["fake"], DESKTOP)
     fake = watch(page, 10)
     assert fake["running"] > real["running"] + 0.3, (real, fake)
     assert fake["verdict"] in ("suspicious", "inconclusive") and fake["text"] != real["text"], fake

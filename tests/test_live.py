@@ -24,9 +24,9 @@ from live import dispatch, protocol
 from live.models import LiveSession
 from live.recording import Recording
 from live.tracker import Tracker, clock
-from ml.media import probe
+from ml.media.decode import probe
 
-from .conftest import REPO, WORKER_QUEUE, _user, wait_for_job
+from .conftest import REPO, WORKER_QUEUE, _test_database_url, _user, wait_for_job
 from .live_support import asgi_server, clip_pair, communicator, face_frames  # noqa: F401
 
 TIMEOUT = 30  # seconds for any one answer (a worker loading the detector the first time takes a few)
@@ -209,10 +209,14 @@ def test_frames_are_scored_by_a_worker_with_a_face_box_heatmap_and_running_verdi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_frames_are_scored_by_the_servers_process_pool(face_frames, settings):
+def test_frames_are_scored_by_the_servers_process_pool(face_frames, settings, monkeypatch):
     """LIVE_SCORER=pool (what `make run` uses): a spawned process of this server loads the detector."""
+    from django.db import connection
+
     settings.LIVE_SCORER = "pool"
     settings.LIVE_STALE_SECONDS = 60
+    # The pool's processes read the registry's serving version from this test's database, as the server's would.
+    monkeypatch.setenv("DATABASE_URL", _test_database_url(connection.settings_dict))
     try:
         scores = scored_session(_user("alice"), face_frames, 2)
     finally:
