@@ -1,3 +1,4 @@
+"""The live check app: a camera or a shared tab scored over a WebSocket while it plays."""
 from django.apps import AppConfig
 
 

@@ -1,3 +1,4 @@
+"""The live check page's URL (its socket is routed in live/routing.py)."""
 from django.urls import path
 
 from . import views
