@@ -109,8 +109,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         await self.send_json({"type": "error", "code": refusal.key, "message": refusal.message})
         self.closing = True
+        await self.finish(refusal.key)  # before the close: the row says why by the time the client knows
         await self.close(code=refusal.close_code, reason=refusal.key)
-        await self.finish(refusal.key)
 
     async def send_json(self, message: dict) -> None:
         if not getattr(self, "closing", False) or message.get("type") == "error":
@@ -134,8 +134,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def on_control(self, message: dict) -> None:
         if message["type"] == "stop":
             self.closing = True
-            await self.close(code=protocol.CLOSE_NORMAL, reason="stopped")
             await self.finish("stopped")
+            await self.close(code=protocol.CLOSE_NORMAL, reason="stopped")
         elif message["type"] == "save":  # in the background: frames and answers go on while the video is made
             self.saver = asyncio.create_task(self.save())
 

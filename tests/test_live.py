@@ -229,6 +229,7 @@ def test_frames_are_scored_by_the_servers_process_pool(face_frames, settings, mo
 def test_frames_beyond_the_per_user_rate_are_dropped(celery_worker, face_frames, settings):
     settings.LIVE_QUEUE = WORKER_QUEUE
     settings.LIVE_MAX_FPS = 2
+    settings.LIVE_STALE_SECONDS = 30  # however busy the machine, frames 1 and 2 are not dropped as stale
     owner = _user("alice")
 
     async def scenario():
@@ -246,10 +247,9 @@ def test_frames_beyond_the_per_user_rate_are_dropped(celery_worker, face_frames,
 
     answers = asyncio.run(scenario())
     # Frames 3-6 were over 2 a second: dropped on arrival, never scored. Frame 1 went to the worker; frame 2
-    # waited as the next one, and was scored, or dropped as stale if the worker took too long.
+    # waited as the next one, then went too.
     assert [answers[seq]["reason"] for seq in (3, 4, 5, 6)] == ["fps_cap"] * 4
-    assert answers[1]["type"] == "score"
-    assert answers[2]["type"] == "score" or answers[2]["reason"] == "stale"
+    assert answers[1]["type"] == answers[2]["type"] == "score"
     assert LiveSession.objects.get().frames_dropped >= 4
 
 
