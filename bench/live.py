@@ -67,7 +67,8 @@ def run(base: str, tokens: list[str], args) -> bool:
     asyncio.run(sessions(base, tokens[:2], args, args.warmup))
     one = report(f"1 session, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:1], args, args.seconds)))
     if len(tokens) >= 4:
-        report(f"4 sessions at once, {args.seconds:.0f} s:", asyncio.run(sessions(base, tokens[:4], args, args.seconds)))
+        four = asyncio.run(sessions(base, tokens[:4], args, args.seconds))
+        report(f"4 sessions at once, {args.seconds:.0f} s:", four)
     ok = one["p95"] < 1000 and one["scored_per_s"] >= 2
     print(f"\n{'PASS' if ok else 'FAIL'}: one session p95 {one['p95']:.0f} ms (goal < 1000), "
           f"{one['scored_per_s']:.2f} scored/s (goal >= 2)")
