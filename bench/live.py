@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/live.py                       # its own stack: daphne + 2 Celery workers on the live queue
     .venv/bin/python bench/live.py --scorer pool         # ... frames scored in daphne's own process pool instead
-    .venv/bin/python bench/live.py --web uvicorn         # ... served by uvicorn instead of daphne
+    .venv/bin/python bench/live.py --web uvicorn         # ... served by uvicorn (pip install uvicorn first)
     .venv/bin/python bench/live.py --url http://127.0.0.1:8000 --token dfp_1 --token dfp_2 ...   # a running
                                                           # `make run-stack` (one token per user; 4 for 4 sessions)
 
