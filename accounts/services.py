@@ -1,3 +1,4 @@
+"""Writes of accounts: creating an uploader."""
 from django.contrib.auth.models import User
 
 

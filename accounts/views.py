@@ -1,3 +1,4 @@
+"""Pages of accounts: sign-up and the profile (log-in, log-out and password pages are Django's own)."""
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render

@@ -1,3 +1,4 @@
+"""manage.py export_feedback DIR: the moderators' reviewed media and labels, written where ml.training.prepare reads them."""
 from django.core.management.base import BaseCommand
 
 from moderation.feedback import feedback_export
