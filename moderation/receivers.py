@@ -7,8 +7,9 @@ logger = logging.getLogger(__name__)
 
 
 def on_job_ended(sender, *, job_id: int, status: str, **kwargs) -> None:
-    """A job's final state is committed: flag it for review if a moderation rule applies."""
-    if status != "done":
+    """A job's final state is committed: flag it for review if a moderation rule applies (a failed job
+    only for a valid AI-generation claim; ``services.flag_reasons`` decides)."""
+    if status not in ("done", "failed"):
         return
     try:
         services.flag_if_needed(job_id=job_id)

@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from detection.models import DetectionJob, FrameResult, Media
@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 SORTS = {
     "date": ("flagged_at", "id"),
     "-date": ("-flagged_at", "-id"),
-    "score": ("job__score", "id"),
-    "-score": ("-job__score", "-id"),
+    # Items of failed jobs (flagged for an AI-generation claim) have no score: last either way.
+    "score": (F("job__score").asc(nulls_last=True), "id"),
+    "-score": (F("job__score").desc(nulls_last=True), "-id"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Writes: flag finished jobs, take uploader reports and moderator actions, each with an audit entry."""
+"""Writes: flag ended jobs, take uploader reports and moderator actions, each with an audit entry."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -42,12 +42,13 @@ def audit_log(*, item: ModerationItem, actor: AbstractBaseUser | None, action: s
 
 
 def flag_reasons(job: DetectionJob) -> dict[str, bool]:
-    """Which automatic reasons apply to a finished job: a high score, a score near its threshold, or
-    valid Content Credentials that say an AI tool made the file."""
-    if job.status != DetectionJob.Status.DONE:
+    """Which automatic reasons apply to an ended job: a high score, a score near its threshold, or
+    valid Content Credentials that say an AI tool made the file. A failed job (no face, a detector
+    error) has no score: only the AI-generation claim can flag it."""
+    if job.status not in (DetectionJob.Status.DONE, DetectionJob.Status.FAILED):
         return {"high_score": False, "inconclusive": False, "ai_claim": False}
     ai_claim = provenance_selectors.has_ai_claim(media_id=job.media_id)  # issue 22
-    if job.score is None:
+    if job.status == DetectionJob.Status.FAILED or job.score is None:
         return {"high_score": False, "inconclusive": False, "ai_claim": ai_claim}
     high = job.score >= settings.MODERATION_SCORE_THRESHOLD
     inconclusive = job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND
@@ -59,7 +60,7 @@ def _item_state(item: ModerationItem) -> dict:
 
 
 def flag_if_needed(*, job_id: int) -> ModerationItem | None:
-    """Called when a job finishes: flag it for review if a rule applies. Safe to call twice."""
+    """Called when a job ends (done or failed): flag it for review if a rule applies. Safe to call twice."""
     job = DetectionJob.objects.get(pk=job_id)
     reasons = flag_reasons(job)
     if not any(reasons.values()):

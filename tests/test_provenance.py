@@ -1,5 +1,6 @@
 """Provenance in the portal, in process: stored per media by the job, never costing the detector's result,
-a valid AI-generation claim flags the item for moderators with its reason, and the queue filters by it."""
+a valid AI-generation claim flags the item for moderators with its reason (a failed job's too, with
+no verdict), and the queue filters by it."""
 from __future__ import annotations
 
 import io
@@ -7,6 +8,7 @@ import logging
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image
 
 from detection import detector as detection_detector, jobs
@@ -119,6 +121,13 @@ def test_claims_that_are_not_valid_do_not_flag(owner, trusted, name):
     assert moderation_services.flag_if_needed(job_id=job.pk) is None
 
 
+def queue_jobs(client, **query) -> list[int]:
+    """The job ids on the moderators' queue page for these query parameters, in the page's order."""
+    page = client.get(reverse("moderation:queue"), query)
+    assert page.status_code == 200
+    return [item.job_id for item in page.context["page"]]
+
+
 def test_the_queue_filters_by_provenance_and_the_review_page_shows_the_manifest(owner, trusted, client):
     ai = job_with_file(owner, trusted["ai-signed.jpg"], score=0.95)
     labelled = job_with_file(owner, trusted["xmp-labelled.jpg"], score=0.95)
@@ -129,9 +138,7 @@ def test_the_queue_filters_by_provenance_and_the_review_page_shows_the_manifest(
     client.force_login(make_user("mod", role="moderator"))
 
     def listed(**query):
-        page = client.get(reverse("moderation:queue"), query)
-        assert page.status_code == 200
-        return {item.job_id for item in page.context["page"]}
+        return set(queue_jobs(client, **query))
 
     assert listed() == {ai.pk, labelled.pk, bad.pk}
     assert listed(provenance="ai_claim") == listed(reason="ai_claim") == {ai.pk}
@@ -163,3 +170,75 @@ def test_a_typical_clips_pdf_stays_two_pages_with_its_provenance(owner, owner_cl
     text = _text(path, 1)
     assert "Content Credentials: none found." in text and "a missing manifest or label proves nothing" in text
     assert text.index("Likely fake") < text.index("Provenance") < text.index("SHA-256")  # beside the verdict
+
+
+# --- a failed job with a valid AI-generation claim (no face: nothing for the detector to score) --------
+
+
+def run_faceless(owner, data: bytes):
+    """Run the job's own code with the real detector on the suite's noise picture (no face in it)."""
+    job = job_with_file(owner, data, status="queued", score=None)
+    jobs.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "no_face", (job.status, job.error_code)
+    return job
+
+
+def test_a_failed_job_with_a_valid_ai_claim_is_flagged_with_that_reason_only(owner, trusted):
+    job = run_faceless(owner, trusted["ai-signed.jpg"])
+    assert job.score is None and Provenance.objects.get(media=job.media).ai_claim
+    item = ModerationItem.objects.get(job=job)
+    assert item.reasons == ["ai_claim"] and item.status == "open"
+    assert item.audit_entries.get().after == {"status": "open", "reasons": ["ai_claim"]}
+
+
+def test_a_failed_job_without_a_valid_claim_is_not_flagged(owner, trusted):
+    for name in ("xmp-labelled.jpg", "unknown-signer.jpg"):  # an unsigned label, an untrusted signer
+        job = run_faceless(owner, trusted[name])
+        assert Provenance.objects.get(media=job.media).c2pa_status in ("none", "untrusted")
+        assert not ModerationItem.objects.filter(job=job).exists(), name
+
+
+def test_any_failure_with_a_valid_ai_claim_is_flagged_and_a_flagging_error_leaves_the_job(owner, trusted,
+                                                                                          monkeypatch):
+    job = job_with_file(owner, trusted["ai-signed.jpg"], status="running", score=None)
+    read(job)
+    jobs.job_fail(job_id=job.pk, code="internal_error", message="Something went wrong.")
+    assert ModerationItem.objects.get(job=job).reasons == ["ai_claim"]
+
+    def broken(**kwargs):
+        raise RuntimeError("moderation is down")
+
+    monkeypatch.setattr(moderation_services, "flag_if_needed", broken)
+    other = job_with_file(owner, trusted["ai-signed.jpg"], status="running", score=None)
+    read(other)
+    jobs.job_fail(job_id=other.pk, code="internal_error", message="Something went wrong.")
+    other.refresh_from_db()
+    assert other.status == "failed" and other.error_code == "internal_error"
+    assert not ModerationItem.objects.filter(job=other).exists()
+
+
+def test_the_queue_and_the_review_page_show_a_failed_jobs_item_without_a_verdict(owner, trusted, client):
+    failed = run_faceless(owner, trusted["ai-signed.jpg"])
+    scored = job_with_file(owner, trusted["ai-signed.jpg"], score=0.95)
+    read(scored)
+    moderation_services.flag_if_needed(job_id=scored.pk)
+    client.force_login(make_user("mod", role="moderator"))
+
+    def listed(**query):
+        return queue_jobs(client, **query)
+
+    assert set(listed()) == set(listed(reason="ai_claim")) == set(listed(provenance="ai_claim")) == {failed.pk, scored.pk}
+    assert listed(sort="-score") == listed(sort="score") == [scored.pk, failed.pk]  # no score: last either way
+    assert listed(verdict="fake") == [scored.pk]
+    assert listed(verdict="inconclusive") == [failed.pk]  # what the uploader was shown for no face
+    row = client.get(reverse("moderation:queue"), {"reason": "ai_claim"}).content.decode()
+    assert f"no verdict: {escape(failed.error_message)}" in row
+    item = ModerationItem.objects.get(job=failed)
+    review = client.get(reverse("moderation:review", args=[item.pk]))
+    assert review.status_code == 200
+    html = review.content.decode()
+    assert f"<strong>no verdict</strong>: {escape(failed.error_message)}" in html and "No face was found" in html
+    assert "AI-generation claim (Content Credentials)" in html
+    assert f"Content Credentials: valid, signed by {pm.AI_SIGNER}" in html and 'id="provenance-manifest"' in html
+    assert client.get(reverse("moderation:media_file", args=[failed.media.pk])).status_code == 200
