@@ -1,7 +1,6 @@
 """The worker's side of the registry: which version serves, and its file on this machine, checked by sha256."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -12,6 +11,7 @@ from django.conf import settings
 
 from detection import errors
 from detection.storage import private_storage
+from ml.paths import sha256_file
 
 from .models import ModelVersion
 
@@ -23,32 +23,24 @@ def serving_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.SERVING).only("pk", "version", "sha256", "file").first()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def local_file(version: ModelVersion) -> Path:
     """The version's checkpoint on this machine's disk (REGISTRY_MODEL_CACHE/<sha256>.pt), fetched from
     private storage once; raises ``errors.ModelUnavailable`` if it is missing or its bytes are not its sha256."""
     cache = Path(settings.REGISTRY_MODEL_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / f"{version.sha256}.pt"
-    if target.is_file() and _sha256(target) == version.sha256:
+    if target.is_file() and sha256_file(target) == version.sha256:
         return target
     try:
         with private_storage.local_copy(version.file) as source:
             fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
             os.close(fd)
             shutil.copyfile(source, tmp)
-    except (OSError, FileNotFoundError) as exc:
+    except OSError as exc:
         raise errors.ModelUnavailable(f"The file of model {version.version} is missing from storage.") from exc
     except Exception as exc:  # noqa: BLE001 - object storage errors: the same for the job
         raise errors.ModelUnavailable(f"The file of model {version.version} could not be read: {exc}") from exc
-    actual = _sha256(Path(tmp))
+    actual = sha256_file(Path(tmp))
     if actual != version.sha256:
         os.unlink(tmp)
         raise errors.ModelUnavailable(
