@@ -30,6 +30,10 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     error_code: str | None = None
     error: str | None = None
+    # How the clip score was made, so a reader can check it: {"rule": str, "frame_mean": float,
+    # "topk_mean": float, "temporal": float | None, "frames_above": int, "frames": int}, calibrated like
+    # the score; None for images and failed analyses.
+    clip_parts: dict | None = None
 
     @property
     def seconds(self) -> float:
