@@ -225,6 +225,39 @@ def train(recipe: LNRecipe, out: Path, *, log=print) -> tuple[ClipLSTM, dict]:
     return model, info
 
 
+def refit_head(model: ClipLSTM, recipe: LNRecipe, run: Path, *, weight_decay: float = 1e-2, log=print) -> ClipLSTM:
+    """The frame head refitted to convergence on the tuned features of every training crop (v3's weighted
+    logistic regression by L-BFGS, each (kind, label) cell weighing the same), keeping the tuned
+    LayerNorms. A few SGD epochs leave the head short of the optimum; this is convex and takes a minute.
+    Cached as ``run/refit.pt``."""
+    from ml.training.clip_train import fit_frame_head, item_weights
+
+    cached = run / "refit.pt"
+    if cached.exists():
+        model.load_state_dict(torch.load(cached, weights_only=False))
+        return model.eval()
+    rows = rows_for(recipe, {"train"})
+    bank = Bank(rows, recipe.start)
+    feats = []
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for i in range(0, len(bank.tokens), 48):
+            feats.append(raw_features(model, recipe, torch.from_numpy(bank.tokens[i:i + 48]).float())[0].float().numpy())
+    x = np.concatenate(feats)
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-4)
+    per_item = item_weights(rows)
+    counts = np.bincount(bank.owner, minlength=len(rows))
+    w = per_item[bank.owner] / counts[bank.owner]
+    weight, bias = fit_frame_head((x - mean) / std, bank.label, w, weight_decay)
+    with torch.no_grad():
+        model.feature_mean.copy_(torch.from_numpy(mean))
+        model.feature_std.copy_(torch.from_numpy(std))
+        model.frame_head.weight.copy_(torch.from_numpy(weight)[None])
+        model.frame_head.bias.fill_(bias)
+    torch.save(model.state_dict(), cached)
+    log(f"{recipe.name}: frame head refitted on {len(x)} crops")
+    return model.eval()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.training.ln_train", description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", required=True, choices=sorted(RECIPES))
