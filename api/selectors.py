@@ -8,12 +8,12 @@ from detection.models import FrameResult, Media
 from .models import ApiToken
 
 
-def analysis_list_for_user(user: AbstractBaseUser, *, status: str = "", label: str = "") -> QuerySet[Media]:
+def analysis_list_for_user(user: AbstractBaseUser, *, status: str = "", verdict: str = "") -> QuerySet[Media]:
     media = detection_selectors.media_list_for_user(user).select_related("job__webhook", "provenance")
     if status:
         media = media.filter(job__status=status)
-    if label:
-        media = media.filter(job__label=label)
+    if verdict:
+        media = media.filter(job__verdict=verdict)
     return media
 
 

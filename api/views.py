@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detection import deletion, intake
+from detection import deletion, intake, verdicts
 from detection.models import DetectionJob
 
 from . import errors, netcheck, selectors, services
@@ -55,7 +55,7 @@ class AnalysisPagination(PageNumberPagination):
 
 class ListFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DetectionJob.Status.choices, required=False)
-    label = serializers.ChoiceField(choices=["fake", "real"], required=False)
+    verdict = serializers.ChoiceField(choices=verdicts.KEYS, required=False)
 
 
 def _analysis_or_404(request, pk: int):

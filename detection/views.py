@@ -124,6 +124,7 @@ def result(request, pk: int):
         "status": selectors.job_status(job),
         "verdict": selectors.job_verdict(job),
         "confidence": selectors.job_confidence(job),
+        "clip_parts": selectors.clip_parts_rows(job),
         "frames": frames,
         "heatmap_frames": [f for f in frames if f.heatmap],
         "timeline": selectors.timeline_points(frames),

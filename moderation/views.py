@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from detection import selectors as detection_selectors
+from detection import verdicts
 from detection.sendfile import private_file_response
 from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
@@ -58,6 +59,7 @@ def queue(request):
         "provenance_filters": provenance_selectors.QUEUE_FILTER_CHOICES,
         "model_versions": selectors.model_versions(),
         "bulk_actions": BULK_CHOICES,
+        "verdict_choices": [(key, verdicts.WORDS[key]) for key in verdicts.KEYS],
         "query": request.GET.urlencode(),
     })
 
@@ -105,6 +107,7 @@ def review(request, pk: int):
         "frames": job.frames.all() if job.status == job.Status.DONE else [],
         "entries": selectors.item_audit_entries(item).select_related("actor"),
         "actions": ACTION_CHOICES,
+        "confidence": verdicts.confidence(score=job.score, verdict=job.verdict_obj),
     })
 
 

@@ -43,8 +43,9 @@ class PortalClient:
     def report(self, analysis_id: int) -> dict:
         return self._request("GET", f"/api/v1/analyses/{int(analysis_id)}/report/")
 
-    def list(self, *, status: str | None = None, label: str | None = None, page: int = 1) -> dict:
-        query = {k: v for k, v in {"status": status, "label": label, "page": page}.items() if v}
+    def list(self, *, status: str | None = None, verdict: str | None = None, page: int = 1) -> dict:
+        """``verdict``: fake | authentic | inconclusive."""
+        query = {k: v for k, v in {"status": status, "verdict": verdict, "page": page}.items() if v}
         return self._request("GET", "/api/v1/analyses/?" + urllib.parse.urlencode(query))
 
     def delete(self, analysis_id: int) -> None:
