@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from detection import verdicts
+from ml.media import decode as formats
 from detection.models import DetectionJob, FrameResult, Media
 from detection.selectors import STAGE_LABELS
 from provenance.selectors import provenance_for
@@ -12,8 +13,8 @@ from provenance.serializers import ProvenanceSerializer
 
 
 class AnalysisCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="A video (mp4, mov, webm, avi, mkv) or image "
-                                 "(jpg, png, webp); the type is decided from the content.")
+    file = serializers.FileField(allow_empty_file=True, help_text=f"A video ({', '.join(formats.VIDEO_NAMES)}) or "
+                                 f"image ({', '.join(formats.IMAGE_NAMES)}); the type is decided from the content.")
     callback_url = serializers.URLField(required=False, max_length=500, help_text="POSTed (signed) when the "
                                         "analysis ends; must resolve to a public address.")
 
@@ -180,11 +181,12 @@ class ReportSerializer(AnalysisDetailSerializer):
         fields = AnalysisDetailSerializer.Meta.fields + ["timings"]
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(required=False)
-
-
 class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
+    """An RFC 9457 problem document (application/problem+json), with the stable ``code`` as an extension."""
+
+    type = serializers.CharField(help_text="urn:deepfake-portal:problem:<code>")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable: not_found, invalid, throttled, unsupported_type, ...")
+    errors = serializers.DictField(required=False, help_text="With code invalid: messages per field")

@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import detector, errors, verdicts
+from . import detector, errors, previews, verdicts
 from .models import DetectionJob, FrameResult
 from .signals import job_ended
 from .storage import STORAGE_ERRORS, private_storage, remove_quietly
@@ -220,7 +220,10 @@ def _analyse(job: DetectionJob) -> None:
             job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
                      model_version=prediction.model_version, timings=prediction.timings)
             return
-        _job_finish(job, prediction, model_card=detector.model_card_summary(predictor))
+        playback, preview_path = previews.preview_prepare(media_path, kind=job.media.kind, fmt=job.media.format,
+                                                          work_dir=heatmap_dir)
+        _job_finish(job, prediction, model_card=detector.model_card_summary(predictor), playback=playback,
+                    preview_path=preview_path)
 def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     if not source:
         return ""
@@ -252,11 +255,13 @@ def job_verdict(*, score: float | None, threshold: float | None, faces_found: in
     )
 
 
-def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None) -> None:
-    """Store heatmaps and frame rows and mark the job done, all or nothing."""
+def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None, playback: str = "",
+                preview_path: str | None = None) -> None:
+    """Store heatmaps, frame rows and the preview and mark the job done, all or nothing."""
     saved: list[str] = []
     try:
         prefix = f"jobs/{job.pk}/"
+        preview = _store_copy(preview_path, prefix, saved)
         rows = [
             FrameResult(
                 job=job,
@@ -296,6 +301,8 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
                 verdict=verdict.key,
                 verdict_reason=verdict.reason,
                 clip_parts=_json_ready(getattr(prediction, "clip_parts", None)),
+                playback=playback,
+                preview=preview,
                 model_card=model_card or {},
                 timings=prediction.timings,
                 error_code="",

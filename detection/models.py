@@ -58,6 +58,9 @@ class DetectionJob(models.Model):
     verdict_reason = models.CharField(max_length=16, blank=True)  # why inconclusive
     # The parts of a clip score (ml.inference.result.Prediction.clip_parts): frame mean, top-k, temporal.
     clip_parts = models.JSONField(null=True, blank=True)
+    # How a browser plays the video (detection.previews): "native", "preview" (this file), "none"; "" for images.
+    playback = models.CharField(max_length=8, blank=True)
+    preview = models.FileField(storage=get_private_storage, max_length=255, blank=True)
     model_card = models.JSONField(default=dict, blank=True)  # summary of the card of the model that ran
     timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)

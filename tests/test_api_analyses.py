@@ -30,10 +30,11 @@ def create(client, name: str, content: bytes, **fields):
 
 def assert_error(response, status: int, code: str):
     assert response.status_code == status, response.content[:500]
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
+    assert response["Content-Type"].startswith("application/problem+json")
+    problem = response.json()  # RFC 9457
+    assert problem["code"] == code and problem["detail"] and problem["status"] == status
+    assert problem["type"] == f"urn:deepfake-portal:problem:{code}" and problem["title"]
+    return problem
 
 
 @pytest.mark.django_db
@@ -69,7 +70,7 @@ class TestBadUploads:
 
     def test_no_file_at_all(self, owner_api):
         error = assert_error(owner_api.post(LIST, {}, format="multipart"), 400, "invalid")
-        assert "file" in error["fields"]
+        assert "file" in error["errors"]
 
     def test_a_private_callback_url_is_refused_by_default(self, owner_api, private_media_root, clips, settings):
         assert settings.WEBHOOK_ALLOW_PRIVATE is False  # the default

@@ -84,8 +84,8 @@ class PortalClient:
 
 def _error_of(exc: urllib.error.HTTPError) -> PortalError:
     try:
-        error = json.loads(exc.read())["error"]
-        return PortalError(exc.code, error["code"], error["message"])
+        problem = json.loads(exc.read())  # RFC 9457: {"type", "title", "status", "detail", "code"}
+        return PortalError(exc.code, problem["code"], problem["detail"])
     except (ValueError, KeyError, TypeError):
         return PortalError(exc.code, "http_error", exc.reason or "HTTP error")
 

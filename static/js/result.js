@@ -107,6 +107,11 @@
     });
   }
   if (video) {
+    // Even the preview failed here (an old browser, a damaged file): say so and point at the frames.
+    var fallback = document.getElementById("player-fallback");
+    var showFallback = function () { if (fallback) fallback.hidden = false; video.classList.add("unplayable"); };
+    video.addEventListener("error", showFallback);
+    if (video.error) showFallback();
     ["timeupdate", "seeked", "seeking"].forEach(function (ev) {
       video.addEventListener(ev, function () { movePlayhead(); });
     });

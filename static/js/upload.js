@@ -189,17 +189,20 @@
     if (!body.status.final) poll(item, job, body.status_url);
   }
 
+  // A full stop unless the text already ends a sentence ("nothing to judge." gets no second one).
+  function sentence(text) { return /[.!?]$/.test(text) ? text : text + "."; }
+
   function showStatus(item, job, s) {
     if (s.final) {
       item.bar.remove();
       // The words come from the server (detection.verdicts): the same on every page.
       if (s.verdict) {
         item.li.dataset.state = s.status;
-        job.textContent = "Verdict: " + s.verdict_words + "." + (s.reason_words ? " " + s.reason_words : "");
+        job.textContent = sentence("Verdict: " + s.verdict_words) + (s.reason_words ? " " + s.reason_words : "");
         job.classList.add("verdict-" + s.verdict);
       } else if (s.status === "failed") {
         item.li.dataset.state = "failed";
-        job.textContent = "Analysis failed: " + (s.error_message || "see the result page") + ".";
+        job.textContent = sentence("Analysis failed: " + (s.error_message || "see the result page"));
       } else {
         item.li.dataset.state = "done";
         job.textContent = "Done.";
