@@ -68,6 +68,14 @@ def no_blanks(data, names) -> None:
         raise serializers.ValidationError(blank)
 
 
+def only_known(query, names) -> None:
+    """The schema lists every parameter; one it does not know (a typo such as ``?stauts=``) is refused, not
+    silently ignored. ``format`` is DRF's own."""
+    unknown = sorted(set(query) - set(names) - {"format"})
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown parameter."] for name in unknown})
+
+
 def _analysis_or_404(request, pk: int):
     media = selectors.analysis_for_user(request.user, pk)
     if media is None:
@@ -85,6 +93,7 @@ class AnalysisListCreate(APIView):
         responses={200: AnalysisPageSerializer, **errors_for(400, 404)},
     )
     def get(self, request):
+        only_known(request.query_params, ListFilterSerializer().fields)
         no_blanks(request.query_params, ListFilterSerializer().fields)
         filters = ListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -41,7 +41,7 @@ def test_a_method_the_api_does_not_have_is_a_json_405(owner_api):
 
 
 @pytest.mark.parametrize("query", ["status=", "verdict=", "page=", "page_size=", "status=bogus", "verdict=real",
-                                   "page=0", "page=x", "page_size=101", "page_size=0"])
+                                   "page=0", "page=x", "page_size=101", "page_size=0", "stauts=done", "label=fake"])
 def test_list_parameters_the_schema_forbids_are_refused(owner_api, query):
     body = problem(owner_api.get(f"{LIST}?{query}"), 400, "invalid")
     assert query.split("=")[0] in body["errors"]
