@@ -20,13 +20,33 @@ from ml.errors import MediaError
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-VIDEO_CONTAINERS = ("mp4", "mov", "webm", "mkv", "avi")
+
+# The one list of what is accepted (pages, forms, API docs and file serving all read it from here). The
+# type is decided from the content (``sniff``), never the name; the names below are what people know.
+# Any codec FFmpeg decodes inside these containers is accepted: H.264, HEVC, VP8/9, AV1, MPEG-4 Part 2,
+# MPEG-1/2, H.263, WMV, Theora, ...
+VIDEO_NAMES = ("mp4", "mov", "m4v", "3gp", "webm", "mkv", "avi", "mpg", "ts", "flv", "wmv", "ogv")
+IMAGE_NAMES = ("jpg", "png", "webp")
+# Stored format (what ``sniff`` says; one name per container family) -> the content type it is served as.
+CONTENT_TYPES = {
+    "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+    "mp4": "video/mp4",  # also mov, m4v, 3gp (ISO base media: "ftyp")
+    "mkv": "video/x-matroska",  # also webm
+    "avi": "video/x-msvideo", "mpg": "video/mpeg", "ts": "video/mp2t", "flv": "video/x-flv",
+    "wmv": "video/x-ms-asf", "ogv": "video/ogg",
+}
+VIDEO_CONTAINERS = tuple(f for f, t in CONTENT_TYPES.items() if t.startswith("video/"))
+VIDEO_CODECS = "H.264, HEVC, VP8/VP9, AV1, MPEG-4 Part 2, MPEG-1/2 and the rest FFmpeg decodes"
+SNIFF_BYTES = 512  # enough for an MPEG transport stream's second sync byte (188 bytes apart)
+
+
+UNSUPPORTED_MESSAGE = f"This is not a supported video ({', '.join(VIDEO_NAMES)}) or image ({', '.join(IMAGE_NAMES)})."
 
 
 @dataclass(frozen=True)
 class MediaInfo:
     kind: str  # "video" | "image"
-    format: str  # jpg, png, webp, mp4 (also mov), mkv (also webm), avi
+    format: str  # a key of CONTENT_TYPES: jpg, png, webp, mp4 (also mov, m4v, 3gp), mkv (also webm), avi, ...
     width: int
     height: int
     duration: float  # seconds, 0 for images
@@ -63,6 +83,16 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", "mkv"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program stream / MPEG-1/2 video
+        return "video", "mpg"
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:  # MPEG transport stream sync bytes
+        return "video", "ts"
+    if head.startswith(b"FLV\x01"):
+        return "video", "flv"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):  # ASF (wmv)
+        return "video", "wmv"
+    if head.startswith(b"OggS"):
+        return "video", "ogv"
     return None
 
 
@@ -72,7 +102,7 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            head = fh.read(16)
+            head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise MediaError(errors.CORRUPT_MEDIA, f"The file could not be read ({exc.strerror}).") from exc
     if size == 0:
@@ -83,7 +113,7 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     if sniffed is None:
         raise MediaError(
             errors.UNSUPPORTED_TYPE,
-            "This is not a supported video (mp4, mov, webm, avi, mkv) or image (jpg, png, webp).",
+            UNSUPPORTED_MESSAGE,
         )
     kind, fmt = sniffed
     info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
