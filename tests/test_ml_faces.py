@@ -67,12 +67,24 @@ def test_a_close_up_whose_face_fills_the_frame_gets_a_face_with_sane_landmarks(f
 
 def test_a_small_face_in_a_big_frame_gets_a_face(face):
     rgb, points, _ = face
-    scale = 90 / (points[:, 0].max() - points[:, 0].min())  # a face ~90 px wide
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    x0, y0 = points.min(0).astype(int) - 40
+    x1, y1 = points.max(0).astype(int) + 40
+    head = rgb[max(y0, 0):y1, max(x0, 0):x1]
+    scale = 130 / (points[:, 0].max() - points[:, 0].min())  # a face ~130 px wide, 7% of the frame's width
+    head = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     frame = np.full((1080, 1920, 3), 120, np.uint8)
-    frame[700:700 + small.shape[0], 1500:1500 + small.shape[1]] = small
+    frame[700:700 + head.shape[0], 1500:1500 + head.shape[1]] = head
     box = _only_face(frame).faces[0].box
-    assert 1500 <= box[0] and box[2] <= 1500 + small.shape[1] and 700 <= box[1]
+    assert 1500 <= box[0] and box[2] <= 1500 + head.shape[1] and 700 <= box[1]
+
+
+def test_a_small_picture_of_a_face_gets_a_face(face, mediapipe):
+    rgb, points, _ = face
+    x0, y0 = points.min(0).astype(int) - 10
+    x1, y1 = points.max(0).astype(int) + 10
+    small = cv2.resize(rgb[y0:y1, x0:x1], (72, 96), interpolation=cv2.INTER_AREA)  # like dev's DFDC crops
+    assert FaceFinder(rescue=()).track([small]) == []  # what today's HOG finder did
+    assert _only_face(small).found_by in ("padded", "mediapipe")
 
 
 def test_a_face_behind_dark_glasses_is_found_by_mediapipe_with_landmarks_where_hog_puts_them(face, mediapipe):

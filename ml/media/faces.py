@@ -28,6 +28,9 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 CROP_MARGIN = 1.5  # crop side = margin x the landmarks' extent (face plus some hair, chin and background)
 # Steps tried, in order, where HOG found no face (names of FaceFinder._rescue_* methods).
 RESCUE_STEPS = ("padded", "mediapipe")
+# FaceFinder.fit_box moves a MediaPipe box only when that cuts the keypoint error to this share or less
+# (on frontal faces the mapped box is already right, and small "gains" there are noise).
+FIT_GAIN = 0.75
 
 
 def landmark_model_path() -> str:
@@ -125,11 +128,41 @@ class FaceFinder:
         return boxes
 
     def _rescue_mediapipe(self, rgb: np.ndarray) -> list[Box]:
-        """MediaPipe's BlazeFace; boxes mapped to HOG's convention so the landmarks are sane."""
+        """MediaPipe's BlazeFace. Its boxes are mapped to HOG's convention, then fitted to its
+        keypoints so that the 68-point landmarks land on its eyes, nose tip and mouth."""
         from ml.media import mediapipe_faces
 
         h, w = rgb.shape[:2]
-        return [box for box, _, _ in mediapipe_faces.detect(rgb) if _visible_side(box, w, h) >= self.min_face]
+        boxes = []
+        for box, _, keypoints in mediapipe_faces.detect(rgb):
+            box = self.fit_box(rgb, box, keypoints[:4])
+            if _visible_side(box, w, h) >= self.min_face:
+                boxes.append(box)
+        return boxes
+
+    def fit_box(self, rgb: np.ndarray, box: Box, keypoints: np.ndarray, rounds: int = 2) -> Box:
+        """``box`` or a scaled and shifted copy of it, whichever puts the predictor's eye centres, nose
+        tip and mouth centre closest to ``keypoints`` (4 x 2 in that order, the eye on the image's left
+        first). The predictor's output follows its box, so the shift and scale that best map its points
+        onto the keypoints (least squares) are applied to the box; a turned head is where this helps."""
+        x0, y0, x1, y1 = box
+        centre, side = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), float(x1 - x0)
+        target = keypoints.astype(np.float64)
+        best, best_error = box, np.inf
+        for step in range(rounds + 1):
+            candidate = _square(centre, side)
+            pts = self.landmarks(rgb, candidate)
+            ours = np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48:68].mean(0)])
+            error = float(np.linalg.norm(ours - target, axis=1).mean())
+            if error < best_error * (1.0 if step == 0 else FIT_GAIN):  # a clear gain over the mapped box only
+                best, best_error = candidate, error
+            if step == rounds:
+                break
+            a, b = ours - ours.mean(0), target - target.mean(0)
+            scale = float(np.clip((a * b).sum() / max((a * a).sum(), 1e-6), 0.7, 1.4))
+            centre = target.mean(0) + scale * (centre - ours.mean(0))
+            side *= scale
+        return best
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         shape = self.shape_predictor(rgb, dlib.rectangle(*box))
@@ -198,6 +231,12 @@ def _fill(boxes: dict[int, Box], n: int) -> dict[int, Box]:
             t = 0.0 if a == b else (pos - a) / (b - a)
             out[pos] = tuple(int(round((1 - t) * pa + t * pb)) for pa, pb in zip(boxes[a], boxes[b]))
     return {p: b for p, b in out.items() if b is not None}
+
+
+def _square(centre, side: float) -> Box:
+    half = side / 2
+    return (int(round(centre[0] - half)), int(round(centre[1] - half)),
+            int(round(centre[0] + half)), int(round(centre[1] + half)))
 
 
 def _visible_side(box: Box, w: int, h: int) -> int:
