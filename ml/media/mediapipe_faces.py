@@ -33,12 +33,17 @@ _unavailable = False
 
 
 def _protobuf_compat() -> None:
-    """mediapipe 0.10.14 calls ``SymbolDatabase.GetPrototype``, which newer protobuf releases
-    removed; ``message_factory.GetMessageClass`` is its replacement and returns the same class."""
+    """mediapipe 0.10.14 calls ``SymbolDatabase.GetPrototype`` and ``MessageFactory.GetPrototype``,
+    which newer protobuf releases removed; ``message_factory.GetMessageClass`` is their replacement
+    and returns the same class. Only missing methods are added; nothing existing is changed."""
     from google.protobuf import message_factory, symbol_database
 
-    if not hasattr(symbol_database.SymbolDatabase, "GetPrototype"):
-        symbol_database.SymbolDatabase.GetPrototype = lambda self, descriptor: message_factory.GetMessageClass(descriptor)
+    def get_prototype(self, descriptor):
+        return message_factory.GetMessageClass(descriptor)
+
+    for cls in (symbol_database.SymbolDatabase, message_factory.MessageFactory):
+        if not hasattr(cls, "GetPrototype"):
+            cls.GetPrototype = get_prototype
 
 
 def _load():
