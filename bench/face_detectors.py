@@ -1,4 +1,4 @@
-"""Face-detector recall and cost: today's HOG finder against the cascades of ml.media.faces.
+"""Face-detector recall and cost: the HOG-only finder of before against the cascades of ml.media.faces.
 
     python bench/face_detectors.py [--sets dev,train,wild] [--train-sample 300] [--frames 6] [--misses]
     python bench/face_detectors.py --scales [--clips 30] [--frames 8]   # HOG vs Haar, which scale
@@ -13,9 +13,9 @@ pictures in which a person sees no face at all (``NO_VISIBLE_FACE``, checked by 
   are decoded here although the upload check does not accept MPEG-PS yet.
 Time is the CPU time of the whole ``track`` call (detection, rescue steps, 68-point landmarks in every
 frame) per item, all threads together (cv2 runs on one): CPU time rather than wall time, so that other
-work on the shared cores inflates it less. A
-cascade runs its rescue steps only where HOG found nothing, so on items today's finder already finds
-it is today's code path: those items are timed once and the time is shared by every row.
+work on the shared cores inflates it less. A cascade runs its rescue steps only where HOG found nothing,
+so on items the HOG-only finder already finds it is the old code path: those items are timed once and
+the time is shared by every row.
 No-face pictures (scikit-learn's two sample photos and crops of them, noise and a gradient) count
 false faces.
 """
@@ -45,7 +45,7 @@ from ml.media.faces import FaceFinder  # noqa: E402
 
 # Rows of the table: name -> rescue steps after HOG (480 px, then 1280 px).
 CASCADES = {
-    "today: HOG 480, HOG 1280": (),
+    "before: HOG 480, then HOG 1280": (),
     "+ HOG upsampled": ("upsample",),
     "+ HOG padded": ("padded",),
     "+ MediaPipe": ("mediapipe",),
@@ -134,15 +134,15 @@ def timed_track(finder: FaceFinder, frames: list[np.ndarray]) -> tuple[str | Non
 def measure_set(name: str, items, finders: dict[str, FaceFinder], frames: int, show_misses: bool) -> None:
     results = {c: [] for c in finders}  # cascade -> [(found_by, ms)]
     n_frames, refused, visible = [], 0, []
-    today = next(iter(finders))
+    before = next(iter(finders))
     for key, path in items:
         pictures, accepted = frames_of(path, frames)
         refused += not accepted
         n_frames.append(len(pictures))
         visible.append(key not in NO_VISIBLE_FACE)
-        first = timed_track(finders[today], pictures)
+        first = timed_track(finders[before], pictures)
         for cascade, finder in finders.items():
-            results[cascade].append(first if first[0] or cascade == today else timed_track(finder, pictures))
+            results[cascade].append(first if first[0] or cascade == before else timed_track(finder, pictures))
     n, nv = len(items), sum(visible)
     extra = f", {refused} not accepted by the upload check" if refused else ""
     print(f"\n{name}: {n} items ({n - nv} with no visible face), {sum(n_frames)} frames{extra}")
@@ -214,7 +214,8 @@ def main() -> None:
     parser.add_argument("--sets", default="dev,train,wild")
     parser.add_argument("--train-sample", type=int, default=300)
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default 6; --scales: 8)")
-    parser.add_argument("--cascades", default="all", help="'all' or comma-separated row numbers (0 = today)")
+    parser.add_argument("--cascades", default="all",
+                        help="'all' or comma-separated row numbers (0 = before, always shown)")
     parser.add_argument("--misses", action="store_true", help="list the items each cascade misses")
     parser.add_argument("--scales", action="store_true", help="the older HOG/Haar scale comparison")
     parser.add_argument("--clips", type=int, default=30)

@@ -154,7 +154,7 @@ class FaceFinder:
             pts = self.landmarks(rgb, candidate)
             ours = np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48:68].mean(0)])
             error = float(np.linalg.norm(ours - target, axis=1).mean())
-            if error < best_error * (1.0 if step == 0 else FIT_GAIN):  # a clear gain over the mapped box only
+            if error < best_error * (1.0 if step == 0 else FIT_GAIN):  # only a clear gain over the mapped box
                 best, best_error = candidate, error
             if step == rounds:
                 break
