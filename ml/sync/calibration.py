@@ -4,9 +4,10 @@ The coefficients live in ``calibration.json`` beside this file, written by ``pyt
 ml.sync.calibrate`` (fitted on real talking clips of ``data/train`` against the same clips with their
 audio shifted or swapped). Features, all from a (mean) correlation curve:
 
-- ``at_zero``: the best correlation within 0.1 s of zero offset (low: lips and speech do not agree now);
+- ``at_zero``: the best correlation within 0.12 s of the in-sync lag (``correlate.NATURAL_LAG_S``;
+  low: lips and speech do not agree as the file plays);
 - ``gain``: the peak's height minus ``at_zero`` (high: they agree better at another offset);
-- ``far``: ``min(|offset|, 1) `` in seconds where the peak is (how far the best alignment is from 0);
+- ``far``: ``min(|offset - lag|, 1)`` in seconds (how far the best alignment is from in sync);
 - ``confidence``: peak minus the median over all offsets (low: weak correlation everywhere).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ml.sync.correlate import Peak
+from ml.sync.correlate import NATURAL_LAG_S, Peak
 
 FEATURES = ("at_zero", "gain", "far", "confidence")
 DEFAULT_PATH = os.path.join(os.path.dirname(__file__), "calibration.json")
@@ -24,7 +25,7 @@ DEFAULT_PATH = os.path.join(os.path.dirname(__file__), "calibration.json")
 
 def features(p: Peak) -> list[float]:
     at_zero = p.at_zero if math.isfinite(p.at_zero) else 0.0
-    return [at_zero, p.peak - at_zero, min(abs(p.offset_s), 1.0), p.confidence]
+    return [at_zero, p.peak - at_zero, min(abs(p.offset_s - NATURAL_LAG_S), 1.0), p.confidence]
 
 
 @dataclass

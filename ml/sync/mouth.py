@@ -4,7 +4,8 @@ Frames are decoded in order (no seeking) with PyAV, at most ``max_fps`` per seco
 to small grey pictures by FFmpeg's scaler (the face tools need no colour), and passed to the project's
 own face pipeline (``ml.media.faces.FaceFinder``: dlib HOG on key frames, IoU tracks, 68 landmarks in
 every frame). The mouth opening is the mean gap between the inner lips (landmark pairs 61-67, 62-66,
-63-65) divided by the distance between the eye centres, so it does not change with the face's size.
+63-65) plus that between the outer lips (50-58, 51-57, 52-56), divided by the distance between the
+eye centres, so it does not change with the face's size; the mouth's width is measured too.
 The track followed is the one present in most frames (ties: the larger face).
 """
 from __future__ import annotations
@@ -17,18 +18,26 @@ import numpy as np
 from ml.media.faces import FaceFinder, Track
 
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+OUTER_LIP_PAIRS = ((50, 58), (51, 57), (52, 56))
+MEASURES = ("inner", "outer", "width", "dark", "mean")  # columns of MouthSignal.measures
 
 
 @dataclass
 class MouthSignal:
     times: np.ndarray  # seconds from the first frame, one per kept frame
-    opening: np.ndarray  # inner-lip gap / eye distance; NaN where no face was tracked
+    measures: np.ndarray  # frames x MEASURES, each / eye distance; NaN rows where no face was tracked
     fps: float  # frames per second of ``times`` (after thinning)
     face_px: float  # median eye distance in source pixels (how large the face is)
 
     @property
+    def opening(self) -> np.ndarray:
+        """The share of dark pixels on the mouth: what the correlation uses. On train's real talking
+        clips it found the true offset of shifted audio more often than the landmark gaps (README)."""
+        return self.measures[:, MEASURES.index("dark")]
+
+    @property
     def face_share(self) -> float:
-        return float(np.mean(np.isfinite(self.opening))) if len(self.opening) else 0.0
+        return float(np.mean(np.isfinite(self.measures[:, 0]))) if len(self.measures) else 0.0
 
 
 def read_frames(path: str, seconds: float, max_fps: float = 25.0, side: int = 640,
@@ -61,11 +70,30 @@ def read_frames(path: str, seconds: float, max_fps: float = 25.0, side: int = 64
     return frames, np.asarray(times, dtype=np.float64), rate / step, scale
 
 
-def mouth_opening(landmarks: np.ndarray) -> tuple[float, float]:
-    """(inner-lip gap / eye distance, eye distance) from 68 dlib landmarks."""
-    eyes = np.linalg.norm(landmarks[36:42].mean(axis=0) - landmarks[42:48].mean(axis=0))
-    gap = np.mean([np.linalg.norm(landmarks[a] - landmarks[b]) for a, b in INNER_LIP_PAIRS])
-    return float(gap / max(eyes, 1e-3)), float(eyes)
+def mouth_measures(landmarks: np.ndarray) -> tuple[list[float], float]:
+    """([inner-lip gap, outer-lip gap, mouth width] / eye distance, eye distance) from 68 landmarks."""
+    eyes = max(float(np.linalg.norm(landmarks[36:42].mean(axis=0) - landmarks[42:48].mean(axis=0))), 1e-3)
+    inner = np.mean([np.linalg.norm(landmarks[a] - landmarks[b]) for a, b in INNER_LIP_PAIRS])
+    outer = np.mean([np.linalg.norm(landmarks[a] - landmarks[b]) for a, b in OUTER_LIP_PAIRS])
+    width = np.linalg.norm(landmarks[48] - landmarks[54])
+    return [float(inner / eyes), float(outer / eyes), float(width / eyes)], eyes
+
+
+def mouth_appearance(grey: np.ndarray, landmarks: np.ndarray, eyes: float) -> list[float]:
+    """[share of dark pixels, mean brightness] in a fixed-size box on the mouth (0.9 x 0.6 eye
+    distances), dark meaning under half the face's median brightness: the open mouth's cavity. Less
+    jittery than the landmarks, which a blurry or small mouth moves by whole pixels."""
+    cx, cy = landmarks[48:68].mean(axis=0)
+    hw, hh = 0.45 * eyes, 0.3 * eyes
+    h, w = grey.shape[:2]
+    box = grey[max(0, int(cy - hh)):min(h, int(cy + hh) + 1), max(0, int(cx - hw)):min(w, int(cx + hw) + 1)]
+    x0, y0 = np.maximum(landmarks.min(axis=0), 0).astype(int)
+    x1, y1 = landmarks.max(axis=0).astype(int)
+    face = grey[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+    if box.size == 0 or face.size == 0:
+        return [np.nan, np.nan]
+    reference = max(float(np.median(face)), 1.0)
+    return [float(np.mean(box < 0.5 * reference)), float(box.mean() / reference)]
 
 
 def main_track(tracks: list[Track]) -> Track | None:
@@ -83,13 +111,14 @@ def mouth_signal(path: str, seconds: float = 15.0, *, max_fps: float = 25.0, sid
                  detect_every: int = 5, threads: int = 1, finder: FaceFinder | None = None) -> MouthSignal:
     """Mouth opening per kept frame over the first ``seconds`` of the video at ``path``."""
     frames, times, fps, scale = read_frames(path, seconds, max_fps=max_fps, side=side, threads=threads)
-    opening = np.full(len(frames), np.nan)
+    measures = np.full((len(frames), len(MEASURES)), np.nan)
     eye_px = []
     if frames:
         finder = finder or FaceFinder(detect_side=side, fallback_side=side, detect_every=detect_every)
         track = main_track(finder.track(frames))
         if track is not None:
             for pos, face in track.faces.items():
-                opening[pos], eyes = mouth_opening(face.landmarks)
+                shape, eyes = mouth_measures(face.landmarks)
+                measures[pos] = shape + mouth_appearance(frames[pos], face.landmarks, eyes)
                 eye_px.append(eyes / scale)
-    return MouthSignal(times, opening, fps, float(np.median(eye_px)) if eye_px else 0.0)
+    return MouthSignal(times, measures, fps, float(np.median(eye_px)) if eye_px else 0.0)
