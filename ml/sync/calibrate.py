@@ -13,7 +13,7 @@ import argparse
 import time
 
 import numpy as np
-import torch
+import cv2
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_PATH)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # the machine is shared: one core
     checker = SyncChecker(calibration=Calibration(), any_container=True)
     started = time.time()
     items = []

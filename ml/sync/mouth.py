@@ -6,7 +6,8 @@ own face pipeline (``ml.media.faces.FaceFinder``: dlib HOG on key frames, IoU tr
 every frame). The mouth opening is the mean gap between the inner lips (landmark pairs 61-67, 62-66,
 63-65) plus that between the outer lips (50-58, 51-57, 52-56), divided by the distance between the
 eye centres, so it does not change with the face's size; the mouth's width is measured too.
-The track followed is the one present in most frames (ties: the larger face).
+The face followed is the track present in most key frames (ties: the larger face); only it gets
+landmarks.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from ml.media.faces import FaceFinder, Track
+# _link and _fill are FaceFinder.track's own linking and interpolation, reused for one track.
+from ml.media.faces import Box, FaceFinder, _fill, _link
 
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 OUTER_LIP_PAIRS = ((50, 58), (51, 57), (52, 56))
@@ -96,15 +98,21 @@ def mouth_appearance(grey: np.ndarray, landmarks: np.ndarray, eyes: float) -> li
     return [float(np.mean(box < 0.5 * reference)), float(box.mean() / reference)]
 
 
-def main_track(tracks: list[Track]) -> Track | None:
-    """The track present in most frames; ties go to the larger face."""
-    if not tracks:
-        return None
+def main_track(finder: FaceFinder, frames: list[np.ndarray]) -> dict[int, Box]:
+    """Boxes of the main face per frame position: ``FaceFinder``'s key-frame detection and IoU
+    linking, then the track seen in most key frames (ties: the larger face), interpolated between
+    them. Only this track gets landmarks, unlike ``FaceFinder.track``, which marks every face."""
+    n = len(frames)
+    keys = sorted(set(range(0, n, finder.detect_every)) | {n - 1})
+    detections = {k: finder.detect(frames[k]) for k in keys}
+    if not any(detections.values()):
+        return {}
+    tracks = _link(detections)
 
-    def size(track: Track) -> float:
-        return float(np.median([f.box[2] - f.box[0] for f in track.faces.values()]))
+    def rank(track: dict[int, Box]) -> tuple[int, float]:
+        return len(track), float(np.median([b[2] - b[0] for b in track.values()]))
 
-    return max(tracks, key=lambda t: (len(t.faces), size(t)))
+    return _fill(max(tracks, key=rank), n)
 
 
 def mouth_signal(path: str, seconds: float = 15.0, *, max_fps: float = 25.0, side: int = 640,
@@ -115,10 +123,9 @@ def mouth_signal(path: str, seconds: float = 15.0, *, max_fps: float = 25.0, sid
     eye_px = []
     if frames:
         finder = finder or FaceFinder(detect_side=side, fallback_side=side, detect_every=detect_every)
-        track = main_track(finder.track(frames))
-        if track is not None:
-            for pos, face in track.faces.items():
-                shape, eyes = mouth_measures(face.landmarks)
-                measures[pos] = shape + mouth_appearance(frames[pos], face.landmarks, eyes)
-                eye_px.append(eyes / scale)
+        for pos, box in main_track(finder, frames).items():
+            landmarks = finder.landmarks(frames[pos], box)
+            shape, eyes = mouth_measures(landmarks)
+            measures[pos] = shape + mouth_appearance(frames[pos], landmarks, eyes)
+            eye_px.append(eyes / scale)
     return MouthSignal(times, measures, fps, float(np.median(eye_px)) if eye_px else 0.0)
