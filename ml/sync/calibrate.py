@@ -1,6 +1,8 @@
-"""Fit the sync score's calibration on real talking clips: ``python -m ml.sync.calibrate``.
+"""Fit the sync check's projection and score on real talking clips: ``python -m ml.sync.calibrate``.
 
-Negatives: ``data/train``'s real videos with speech, as they are. Positives: the same clips with their
+Projection: CCA (one pair) between the prepared mouth measures and band log energies of ``data/train``'s
+real clips with speech, the audio taken ``NATURAL_LAG_S`` later, on frames with speech and a face.
+Score: negatives are ``data/train``'s real videos with speech, as they are. Positives: the same clips with their
 audio played 0.3, 0.5 or 1.0 s later or earlier, and with another clip's audio (a dubbing that does not
 match at all). A logistic regression over ``calibration.FEATURES`` of each clip's mean correlation
 curve, classes weighted equally, gives P(out of sync); the threshold is 0.5. The fit is also scored by
@@ -14,6 +16,7 @@ import time
 
 import numpy as np
 import cv2
+from sklearn.cross_decomposition import CCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
@@ -21,10 +24,40 @@ from sklearn.model_selection import GroupKFold
 from ml.sync import data
 from ml.sync.calibration import DEFAULT_PATH, FEATURES, Calibration, features
 from ml.sync.checker import Signals, SyncChecker
-from ml.sync.correlate import mean_curve, peak
+from ml.sync.mouth import MEASURES
+from ml.sync.correlate import NATURAL_LAG_S, fill_gaps, mean_curve, peak, prepare
 
 SHIFTS = (0.3, -0.3, 0.5, -0.5, 1.0, -1.0)
-VERSION = "sync-landmarks-1"
+VERSION = "sync-landmarks-cca-1"
+
+
+def _prepared(columns: np.ndarray, fps: float) -> np.ndarray:
+    return np.stack([prepare(fill_gaps(columns[:, j], int(fps * 0.2)), fps) for j in range(columns.shape[1])], 1)
+
+
+def fit_projection(checker: SyncChecker, items: list[Signals]) -> tuple[list[float], list[float], float]:
+    """CCA weights (mouth measures, audio bands) scaled to a largest weight of 1, and the canonical
+    correlation on the pooled in-sync frames."""
+    X, Y = [], []
+    for signals in items:
+        measures, bands, speech, pad = checker.aligned(signals)
+        fps = signals.mouth.fps
+        lag = int(round(NATURAL_LAG_S * fps))
+        n = len(measures)
+        mouth = _prepared(measures, fps)
+        audio = _prepared(bands, fps)[pad + lag:pad + lag + n]
+        mouth, talk = mouth[:len(audio)], speech[pad + lag:pad + lag + n]
+        ok = np.isfinite(mouth).all(axis=1) & np.isfinite(audio).all(axis=1) & talk
+        X.append(mouth[ok])
+        Y.append(audio[ok])
+    X, Y = np.concatenate(X), np.concatenate(Y)
+    cca = CCA(n_components=1, scale=True).fit(X, Y)
+    wm = cca.x_rotations_[:, 0] / X.std(axis=0)
+    wa = cca.y_rotations_[:, 0] / Y.std(axis=0)
+    r = float(np.corrcoef(X @ wm, Y @ wa)[0, 1])
+    if r < 0:
+        wa, r = -wa, -r
+    return (wm / np.abs(wm).max()).tolist(), (wa / np.abs(wa).max()).tolist(), r
 
 
 def clip_features(checker: SyncChecker, signals: Signals, shift: float = 0.0) -> list[float] | None:
@@ -84,16 +117,22 @@ def main(argv: list[str] | None = None) -> None:
         got = data.cached_signals(path, checker)
         if isinstance(got, Signals) and checker.curves(got)[0]:
             items.append(got)
+    mouth_w, audio_w, canonical_r = fit_projection(checker, items)
+    checker.calibration.mouth_weights, checker.calibration.audio_weights = mouth_w, audio_w
     X, y, groups, shifts = build(checker, items)
     cv = cross_validate(X, y, groups, shifts)
     model = fit(X, y)
     cal = Calibration(bias=float(model.intercept_[0]), weights=[float(w) for w in model.coef_[0]],
+                      mouth_weights=[round(w, 4) for w in mouth_w], audio_weights=[round(w, 4) for w in audio_w],
                       threshold=0.5, method_version=VERSION,
                       fitted_on={"clips": len(items), "examples": int(len(y)), "shifts_s": list(SHIFTS),
                                  "swapped": True, "grouped_5fold_cv": cv,
+                                 "canonical_correlation": round(canonical_r, 3),
                                  "data": "data/train real videos with speech"})
     cal.save(args.out)
     print(f"{len(items)} clips, {len(y)} examples, {time.time() - started:.0f} s")
+    print("projection: mouth", dict(zip(MEASURES, np.round(mouth_w, 3).tolist())), "audio",
+          np.round(audio_w, 3).tolist(), f"(canonical r {canonical_r:.3f}, in-sample)")
     print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, cal.weights)}, "bias", round(cal.bias, 3))
     print("grouped 5-fold CV:", cv)
     print("wrote", args.out)

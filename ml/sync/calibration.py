@@ -1,4 +1,12 @@
-"""Turn a correlation peak into P(out of sync): a logistic model over a few named features.
+"""The sync check's fitted numbers: how mouth and sound are combined, and P(out of sync) from a peak.
+
+Two parts, both fitted by ``python -m ml.sync.calibrate`` and stored in ``calibration.json``:
+
+- **Projection**: the mouth signal is a weighted sum of the mouth measures (``mouth.MEASURES``) and the
+  audio signal a weighted sum of the band log energies (``soundtrack.ENVELOPE_BANDS``); the weights are
+  the first canonical correlation pair (CCA) of the two on real clips at the in-sync lag. Every step
+  before the correlation is linear, so projecting first is the same as projecting the prepared signals.
+- **Score**: a logistic model over a few named features of the correlation peak.
 
 The coefficients live in ``calibration.json`` beside this file, written by ``python -m
 ml.sync.calibrate`` (fitted on real talking clips of ``data/train`` against the same clips with their
@@ -32,6 +40,8 @@ def features(p: Peak) -> list[float]:
 class Calibration:
     bias: float = 0.0
     weights: list[float] = field(default_factory=lambda: [-8.0, 8.0, 2.0, -4.0])
+    mouth_weights: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 1.0, 0.0])  # the dark share
+    audio_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.5, 0.0])  # 300-3,000 Hz
     threshold: float = 0.5
     method_version: str = "sync-landmarks-uncalibrated"
     fitted_on: dict = field(default_factory=dict)
@@ -48,10 +58,12 @@ class Calibration:
         with open(path) as fh:
             data = json.load(fh)
         return cls(bias=data["bias"], weights=list(data["weights"]), threshold=data["threshold"],
-                   method_version=data["method_version"], fitted_on=data.get("fitted_on", {}))
+                   method_version=data["method_version"], fitted_on=data.get("fitted_on", {}),
+                   mouth_weights=list(data["mouth_weights"]), audio_weights=list(data["audio_weights"]))
 
     def save(self, path: str = DEFAULT_PATH) -> None:
-        data = {"features": list(FEATURES), "bias": self.bias, "weights": self.weights,
+        data = {"mouth_weights": self.mouth_weights, "audio_weights": self.audio_weights,
+                "features": list(FEATURES), "bias": self.bias, "weights": self.weights,
                 "threshold": self.threshold, "method_version": self.method_version,
                 "fitted_on": self.fitted_on}
         with open(path, "w") as fh:

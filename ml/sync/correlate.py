@@ -79,14 +79,17 @@ def _pearson(a: np.ndarray, b: np.ndarray, min_count: int) -> float:
     return float((a * b).sum() / denom) if denom > 0 else np.nan
 
 
-def curves(mouth: np.ndarray, audio: np.ndarray, speech: np.ndarray, fps: float, *,
+def curves(mouth: np.ndarray, audio: np.ndarray, speech: np.ndarray, fps: float, *, pad: int = 0,
            segment_s: float = 3.0, max_offset_s: float = 1.5, min_speech: float = 0.3,
-           min_face: float = 0.7) -> list[Curve]:
+           min_face: float = 0.7, min_overlap: float = 0.8) -> list[Curve]:
     """One correlation curve per usable segment (a face in ``min_face`` and speech in ``min_speech``
-    of its frames). ``mouth``, ``audio`` (envelope) and ``speech`` (bool) are aligned per frame."""
-    n = min(len(mouth), len(audio), len(speech))
-    mouth_raw = fill_gaps(mouth[:n], max_gap=int(fps * 0.2))
-    v, a = prepare(mouth_raw, fps), prepare(audio[:n], fps)
+    of its frames). ``audio`` (envelope) and ``speech`` (bool) cover ``pad`` frames more than
+    ``mouth`` on each side (NaN where the soundtrack has no sample), so an offset can reach past the
+    video's window. An offset counts only where at least ``min_overlap`` of the segment's frames
+    have both signals: short overlaps give large chance correlations."""
+    n = len(mouth)
+    mouth_raw = fill_gaps(mouth, max_gap=int(fps * 0.2))
+    v, a = prepare(mouth_raw, fps), prepare(audio, fps)
     seg = max(8, int(round(segment_s * fps)))
     K = int(round(max_offset_s * fps))
     offsets = np.arange(-K, K + 1)
@@ -96,15 +99,14 @@ def curves(mouth: np.ndarray, audio: np.ndarray, speech: np.ndarray, fps: float,
         if end - start < seg * 0.75:
             break
         face = float(np.isfinite(mouth_raw[start:end]).mean())
-        talk = float(speech[start:end].mean())
+        talk = float(speech[pad + start:pad + end].mean())
         if face < min_face or talk < min_speech:
             continue
         corr = np.full(len(offsets), np.nan)
         for i, k in enumerate(offsets):
-            lo, hi = max(start, -k, 0), min(end, n - k)
-            if hi - lo < (end - start) * 0.6:
-                continue
-            corr[i] = _pearson(v[lo:hi], a[lo + k:hi + k], min_count=int(0.5 * (end - start)))
+            lo, hi = max(start, -k - pad), min(end, len(a) - pad - k)
+            if hi - lo >= min_overlap * (end - start):
+                corr[i] = _pearson(v[lo:hi], a[pad + lo + k:pad + hi + k], int(min_overlap * (end - start)))
         out.append(Curve(start / fps, end / fps, offsets / fps, corr, talk, face))
     return out
 

@@ -32,12 +32,6 @@ class MouthSignal:
     face_px: float  # median eye distance in source pixels (how large the face is)
 
     @property
-    def opening(self) -> np.ndarray:
-        """The share of dark pixels on the mouth: what the correlation uses. On train's real talking
-        clips it found the true offset of shifted audio more often than the landmark gaps (README)."""
-        return self.measures[:, MEASURES.index("dark")]
-
-    @property
     def face_share(self) -> float:
         return float(np.mean(np.isfinite(self.measures[:, 0]))) if len(self.measures) else 0.0
 
