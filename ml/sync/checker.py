@@ -38,7 +38,8 @@ class Signals:
 
 class SyncChecker:
     def __init__(self, *, window_s: float = 15.0, segment_s: float = 3.0, max_offset_s: float = 1.5,
-                 max_fps: float = 25.0, side: int = 640, detect_every: int = 5, threads: int = 1,
+                 max_fps: float = 25.0, side: int = 640, detect_side: int = 320, detect_every: int = 10,
+                 threads: int = 1,
                  limits: Limits | None = None, calibration: Calibration | None = None,
                  any_container: bool = False):
         self.window_s = window_s
@@ -46,6 +47,7 @@ class SyncChecker:
         self.max_offset_s = max_offset_s
         self.max_fps = max_fps
         self.side = side
+        self.detect_side = detect_side
         self.detect_every = detect_every
         self.threads = threads
         self.limits = limits or Limits()
@@ -85,7 +87,7 @@ class SyncChecker:
             return self._result("no_speech", error="The soundtrack has no speech to compare with the lips.",
                                 speech_s=speech_s)
         mouth = mouth_signal(path, self.window_s, max_fps=self.max_fps, side=self.side,
-                             detect_every=self.detect_every, threads=self.threads)
+                             detect_side=self.detect_side, detect_every=self.detect_every, threads=self.threads)
         if mouth.face_share == 0.0:
             return self._result("no_face", error="No face was found in the first seconds of the video.",
                                 speech_s=speech_s, face_share=0.0)

@@ -78,7 +78,8 @@ def dev_wild_rows() -> list[dict]:
 
 def _key(path: Path, checker: SyncChecker) -> str:
     st = path.stat()
-    setting = (checker.window_s, checker.max_offset_s, checker.max_fps, checker.side, checker.detect_every, MEASURES)
+    setting = (checker.window_s, checker.max_offset_s, checker.max_fps, checker.side, checker.detect_side, checker.detect_every,
+               MEASURES)
     text = f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}|{setting}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
