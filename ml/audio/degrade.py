@@ -11,11 +11,11 @@ import numpy as np
 
 SR = 16000
 
-# codec name -> (ffmpeg encoder, container format for the pipe)
+# codec name -> (ffmpeg encoder, muxer and demuxer for the pipe)
 CODECS = {
-    "mp3": ("libmp3lame", "mp3"),
-    "aac": ("aac", "adts"),
-    "opus": ("libopus", "ogg"),
+    "mp3": ("libmp3lame", "mp3", "mp3"),
+    "aac": ("aac", "adts", "aac"),
+    "opus": ("libopus", "ogg", "ogg"),
 }
 
 
@@ -29,11 +29,11 @@ def _ffmpeg(args: list[str], data: bytes, timeout: float = 60.0) -> bytes:
 
 def codec(wave: np.ndarray, name: str, kbps: int) -> np.ndarray:
     """Encode ``wave`` (16 kHz float32) with codec ``name`` at ``kbps`` and decode it back to 16 kHz."""
-    encoder, fmt = CODECS[name]
+    encoder, muxer, demuxer = CODECS[name]
     raw = np.clip(wave, -1.0, 1.0).astype("<f4").tobytes()
     encoded = _ffmpeg(["-f", "f32le", "-ar", str(SR), "-ac", "1", "-i", "pipe:0",
-                       "-c:a", encoder, "-b:a", f"{kbps}k", "-f", fmt, "pipe:1"], raw)
-    decoded = _ffmpeg(["-f", fmt, "-i", "pipe:0", "-f", "f32le", "-ar", str(SR), "-ac", "1", "pipe:1"], encoded)
+                       "-c:a", encoder, "-b:a", f"{kbps}k", "-f", muxer, "pipe:1"], raw)
+    decoded = _ffmpeg(["-f", demuxer, "-i", "pipe:0", "-f", "f32le", "-ar", str(SR), "-ac", "1", "pipe:1"], encoded)
     out = np.frombuffer(decoded, dtype="<f4").astype(np.float32)
     return _align(out, len(wave))
 
