@@ -140,7 +140,7 @@ def run(cfg: dict, out: Path, resume: bool) -> Path:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        running.append(float(loss))
+        running.append(float(loss.detach()))
         st["step"] += 1
         st["used_s"] += time.perf_counter() - t0
         if st["used_s"] - st["last_val_s"] >= cfg["val_every_s"]:
