@@ -24,7 +24,7 @@ import torch
 from ml.audio import data, degrade, features
 from ml.audio.network import build
 
-DEFAULTS = {"front_end": "logmel", "width": 16, "crop_s": 2.0, "batch": 32, "lr": 2e-3, "weight_decay": 1e-3,
+DEFAULTS = {"network": "tdnn", "front_end": "logmel", "width": 64, "crop_s": 2.0, "batch": 32, "lr": 2e-3, "weight_decay": 1e-3,
             "minutes": 25.0, "steps": 600, "codecs": True, "p_phone": 0.2, "p_noise": 0.3, "p_reverb": 0.15,
             "val_every_s": 180.0, "seed": 0}
 
@@ -98,7 +98,7 @@ def run(cfg: dict, out: Path, resume: bool) -> Path:
     train_clips, val_clips = data.group_split(data.read_manifest("train"), seed=cfg["seed"])
     by_label = {lab: [c for c in train_clips if c.label == lab] for lab in (0, 1)}
     torch.manual_seed(cfg["seed"])
-    spec = {"name": "lcnn", "args": {"n_bins": features.FRONT_ENDS[cfg["front_end"]], "width": cfg["width"]}}
+    spec = {"name": cfg["network"], "args": {"n_bins": features.FRONT_ENDS[cfg["front_end"]], "width": cfg["width"]}}
     model = build(spec["name"], **spec["args"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     st = {"step": 0, "used_s": 0.0, "best": None, "best_auc": -1.0, "history": [], "last_val_s": 0.0}
@@ -159,11 +159,12 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULTS["steps"], help="steps (whichever of steps and minutes ends first)")
     parser.add_argument("--val-every", type=float, default=DEFAULTS["val_every_s"], help="training seconds between validations")
     parser.add_argument("--no-codecs", action="store_true", help="ablation: no codec copies in training")
-    parser.add_argument("--width", type=int, default=DEFAULTS["width"])
+    parser.add_argument("--network", choices=("tdnn", "lcnn"), default=DEFAULTS["network"])
+    parser.add_argument("--width", type=int, default=None, help="channels (default 64 for tdnn, 12 for lcnn)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     cfg = {**DEFAULTS, "front_end": args.front_end, "minutes": args.minutes, "codecs": not args.no_codecs,
-           "width": args.width, "seed": args.seed, "steps": args.steps, "val_every_s": args.val_every}
+           "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "steps": args.steps, "val_every_s": args.val_every}
     print(run(cfg, Path(args.out), args.resume))
     return 0
 
