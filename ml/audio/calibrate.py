@@ -7,7 +7,10 @@ equally, so the score stays calibrated on degraded uploads; the threshold is 0.5
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +20,30 @@ from ml.audio import checkpoint, data, degrade, metrics
 from ml.audio.predictor import prepare
 
 CONDITIONS = ("clean", "codec", "phone")
+VAL_VERSION = "v1"  # bump when the preparation (VAD, features) changes
 
 
 class ValidationSet:
     def __init__(self, clips: list[data.Clip], front_end: str):
         self.clips = clips
         self.labels = np.array([c.label for c in clips])
+        key = hashlib.sha256(("|".join(c.clip_id for c in clips) + front_end + VAL_VERSION).encode()).hexdigest()[:16]
+        cached = data.cache_root() / f"validation-{front_end}-{key}.pkl"
+        if cached.exists():  # the same clips prepared the same way: every run of a seed shares them
+            with open(cached, "rb") as fh:
+                self.items = pickle.load(fh)
+            return
         self.items: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._prepare(front_end)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(self.items, fh)
+        os.replace(tmp, cached)
+
+    def _prepare(self, front_end: str) -> None:
         for cond in CONDITIONS:
             rows = []
-            for clip in clips:
+            for clip in self.clips:
                 wave = data.load(clip, "codec" if cond == "codec" else "clean")
                 if cond == "phone":
                     wave = degrade.phone_band(wave)
