@@ -214,3 +214,48 @@ def test_detect_command_answers_for_audio(speech):
     assert tuple(row) == JSON_KEYS
     assert row["kind"] == "audio" and row["status"] == "ok" and row["voice"]["speech_s"] > 1.0
     assert row["score"] == row["voice"]["score"]
+
+
+def _tiny_pool(root: Path) -> None:
+    """Eight 3-second clips in two speaker groups per label, in the build's layout and manifest."""
+    import wave as wavfile
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(8):
+        label = "fake" if i % 2 else "real"
+        t = np.arange(48000) / 16000
+        tone = np.sin(2 * np.pi * (140 + 30 * i) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+        wave = (0.3 * tone + (0.05 if label == "fake" else 0.01) * rng.standard_normal(t.size)) * 32767
+        rel = f"train/m{i % 2}/clip{i}.wav"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        with wavfile.open(str(root / rel), "wb") as fh:
+            fh.setnchannels(1), fh.setsampwidth(2), fh.setframerate(16000)
+            fh.writeframes(wave.astype("<i2").tobytes())
+        rows.append({"relpath": rel, "split": "train", "label": label, "method": f"m{i % 2}", "kind": "tts",
+                     "group": f"g{i % 4}", "clip_id": f"c{i}"})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    import torch
+
+    from ml.audio import data, train
+
+    _tiny_pool(tmp_path / "pool")
+    monkeypatch.setenv("AUDIO_DATA", str(tmp_path / "pool"))
+    monkeypatch.setenv("AUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "group_split", lambda clips, **_: (clips[:6], clips[6:] + clips[:2]))
+    cfg = {**train.DEFAULTS, "steps": 4, "batch": 4, "minutes": 60.0, "val_every_s": 1e9, "width": 16,
+           "codecs": False}
+    train.run(dict(cfg), tmp_path / "straight", resume=False)
+    assert train.run(dict(cfg), tmp_path / "paused", resume=False, stop_after=2) is None
+    train.run(dict(cfg), tmp_path / "paused", resume=True)
+    a, b = (torch.load(tmp_path / d / "state.pt", weights_only=False) for d in ("straight", "paused"))
+    assert a["st"]["step"] == b["st"]["step"] == 4
+    assert all(torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=1e-5) for k in a["model"])
+    assert all(torch.allclose(x, y) for x, y in zip(a["opt"]["state"][0].values(), b["opt"]["state"][0].values()))
+    assert (tmp_path / "paused" / "voice.onnx").exists()

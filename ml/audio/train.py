@@ -36,6 +36,10 @@ class WaveStore:
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def get(self, clip: data.Clip, variant: str) -> np.ndarray:
+        """A codec copy not yet in the cache gives the clean clip (ffmpeg per draw would cost more than a
+        step on a shared core; ``python -m ml.audio.data`` fills the cache beside a run)."""
+        if variant != "clean" and not data.cache_path(clip, variant).exists():
+            variant = "clean"
         key = (clip.clip_id, variant)
         if key not in self._cache:
             self._cache[key] = np.round(data.load(clip, variant) * 32767).astype(np.int16)
@@ -89,7 +93,8 @@ def lr_at(cfg: dict, done: float) -> float:
     return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min((done - 0.03) / 0.97, 1.0)))
 
 
-def run(cfg: dict, out: Path, resume: bool) -> Path:
+def run(cfg: dict, out: Path, resume: bool, stop_after: int | None = None) -> Path | None:
+    """Train into ``out``; ``stop_after``: pause after that many steps (state saved; None returned)."""
     from ml.audio.calibrate import ValidationSet, finish
 
     torch.set_num_threads(1)
@@ -145,6 +150,9 @@ def run(cfg: dict, out: Path, resume: bool) -> Path:
         st["used_s"] += time.perf_counter() - t0
         if st["used_s"] - st["last_val_s"] >= cfg["val_every_s"]:
             validate_and_save()
+        if stop_after is not None and st["step"] >= stop_after and progress(cfg, st) < 1.0:
+            validate_and_save()
+            return None
     validate_and_save()
     model.load_state_dict(st["best"])
     return finish(model.eval(), spec, cfg, val, st["history"], out)
@@ -162,10 +170,11 @@ def main(argv=None) -> int:
     parser.add_argument("--network", choices=("tdnn", "lcnn"), default=DEFAULTS["network"])
     parser.add_argument("--width", type=int, default=None, help="channels (default 64 for tdnn, 12 for lcnn)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stop-after", type=int, default=None, help="pause after N steps (continue with --resume)")
     args = parser.parse_args(argv)
     cfg = {**DEFAULTS, "front_end": args.front_end, "minutes": args.minutes, "codecs": not args.no_codecs,
            "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "steps": args.steps, "val_every_s": args.val_every}
-    print(run(cfg, Path(args.out), args.resume))
+    print(run(cfg, Path(args.out), args.resume, args.stop_after))
     return 0
 
 
