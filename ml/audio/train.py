@@ -169,11 +169,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-codecs", action="store_true", help="ablation: no codec copies in training")
     parser.add_argument("--network", choices=("tdnn", "lcnn"), default=DEFAULTS["network"])
     parser.add_argument("--width", type=int, default=None, help="channels (default 64 for tdnn, 12 for lcnn)")
+    parser.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop-after", type=int, default=None, help="pause after N steps (continue with --resume)")
     args = parser.parse_args(argv)
     cfg = {**DEFAULTS, "front_end": args.front_end, "minutes": args.minutes, "codecs": not args.no_codecs,
-           "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "steps": args.steps, "val_every_s": args.val_every}
+           "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "batch": args.batch, "steps": args.steps, "val_every_s": args.val_every}
     print(run(cfg, Path(args.out), args.resume, args.stop_after))
     return 0
 
