@@ -26,7 +26,7 @@ from ml.audio.network import build
 
 DEFAULTS = {"network": "tdnn", "front_end": "logmel", "width": 64, "crop_s": 2.0, "batch": 32, "lr": 2e-3, "weight_decay": 1e-3,
             "minutes": 25.0, "steps": 600, "codecs": True, "p_phone": 0.2, "p_noise": 0.3, "p_reverb": 0.15,
-            "val_every_s": 180.0, "seed": 0}
+            "val_every_s": 180.0, "seed": 0, "pairs": False}
 
 
 class WaveStore:
@@ -63,10 +63,23 @@ def crop(wave: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return wave[start:start + n]
 
 
-def draw(clips_by_label, store: WaveStore, cfg: dict, step: int, j: int) -> tuple[np.ndarray, int]:
-    rng = np.random.default_rng([cfg["seed"], step, j])
+def pair_groups(clips: list[data.Clip]) -> list[dict[int, list[data.Clip]]]:
+    """Speaker groups with both labels, as {label: clips}: drawing a real and a fake from one group takes the
+    speaker out of the cues (most real-only groups are audiobook speakers the fakes never imitate)."""
+    groups: dict[str, dict[int, list[data.Clip]]] = {}
+    for c in clips:
+        groups.setdefault(c.group, {0: [], 1: []})[c.label].append(c)
+    return [g for _, g in sorted(groups.items()) if g[0] and g[1]]
+
+
+def draw(clips_by_label, store: WaveStore, cfg: dict, step: int, j: int, pairs=None) -> tuple[np.ndarray, int]:
     label = j % 2
-    clips = clips_by_label[label]
+    if pairs:  # both items of pair j // 2 come from one speaker group
+        group = pairs[int(np.random.default_rng([cfg["seed"], step, j // 2, 7]).integers(len(pairs)))]
+        clips = group[label]
+    else:
+        clips = clips_by_label[label]
+    rng = np.random.default_rng([cfg["seed"], step, j])
     clip = clips[int(rng.integers(len(clips)))]
     variants = data.TRAIN_VARIANTS if cfg["codecs"] else ("clean",)
     variant = "clean" if rng.random() < 0.4 else variants[int(rng.integers(len(variants)))]
@@ -74,8 +87,8 @@ def draw(clips_by_label, store: WaveStore, cfg: dict, step: int, j: int) -> tupl
     return features.features(augment(wave, cfg, rng), cfg["front_end"]), label
 
 
-def make_batch(clips_by_label, store, cfg, step):
-    items = [draw(clips_by_label, store, cfg, step, j) for j in range(cfg["batch"])]
+def make_batch(clips_by_label, store, cfg, step, pairs=None):
+    items = [draw(clips_by_label, store, cfg, step, j, pairs) for j in range(cfg["batch"])]
     x = torch.from_numpy(np.stack([f for f, _ in items])[:, None])
     y = torch.tensor([float(lab) for _, lab in items])
     return x, y
@@ -102,6 +115,7 @@ def run(cfg: dict, out: Path, resume: bool, stop_after: int | None = None) -> Pa
     state_path = out / "state.pt"
     train_clips, val_clips = data.group_split(data.read_manifest("train"), seed=cfg["seed"])
     by_label = {lab: [c for c in train_clips if c.label == lab] for lab in (0, 1)}
+    pairs = pair_groups(train_clips) if cfg.get("pairs") else None
     torch.manual_seed(cfg["seed"])
     spec = {"name": cfg["network"], "args": {"n_bins": features.FRONT_ENDS[cfg["front_end"]], "width": cfg["width"]}}
     model = build(spec["name"], **spec["args"])
@@ -140,7 +154,7 @@ def run(cfg: dict, out: Path, resume: bool, stop_after: int | None = None) -> Pa
         t0 = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, progress(cfg, st))
-        x, y = make_batch(by_label, store, cfg, st["step"])
+        x, y = make_batch(by_label, store, cfg, st["step"], pairs)
         loss = loss_fn(model(x).mean(dim=1), y)
         opt.zero_grad()
         loss.backward()
@@ -169,12 +183,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-codecs", action="store_true", help="ablation: no codec copies in training")
     parser.add_argument("--network", choices=("tdnn", "lcnn"), default=DEFAULTS["network"])
     parser.add_argument("--width", type=int, default=None, help="channels (default 64 for tdnn, 12 for lcnn)")
+    parser.add_argument("--pairs", action="store_true", help="each real/fake pair from one speaker group")
     parser.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop-after", type=int, default=None, help="pause after N steps (continue with --resume)")
     args = parser.parse_args(argv)
     cfg = {**DEFAULTS, "front_end": args.front_end, "minutes": args.minutes, "codecs": not args.no_codecs,
-           "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "batch": args.batch, "steps": args.steps, "val_every_s": args.val_every}
+           "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "batch": args.batch, "pairs": args.pairs, "steps": args.steps, "val_every_s": args.val_every}
     print(run(cfg, Path(args.out), args.resume, args.stop_after))
     return 0
 
