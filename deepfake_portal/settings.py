@@ -151,6 +151,11 @@ DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
+# Issue 29: the voice detector (ml.audio; empty: its default weights) on audio uploads and every video's sound
+# track, and the lip-sync check (ml.sync) on videos with a face and at least this much speech.
+VOICE_MODEL = envstr("VOICE_MODEL", "")
+SYNC_ENABLED = envbool("SYNC_ENABLED", True)
+SYNC_MIN_SPEECH_SECONDS = envfloat("SYNC_MIN_SPEECH_SECONDS", 1.0)
 
 # The model registry (registry/): workers serve its serving version, cached here by sha256; DETECTOR_CHECKPOINT
 # is the embedded default while the registry is empty (`manage.py models init` registers it).

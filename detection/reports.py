@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from provenance.selectors import provenance_for
 
-from . import selectors
+from . import evidence, selectors
 from .models import FrameResult, Media
 
 REPORT_FORMAT = 1
@@ -40,7 +40,9 @@ def report_data(media: Media) -> dict:
             "status": job.status,
             "verdict": verdict.key if verdict else None,
             "verdict_words": verdict.words if verdict else None,
-            "inconclusive_reason": verdict.explanation if verdict and verdict.reason else None,
+            "inconclusive_reason": evidence.explanation(verdict) or None,
+            # Issue 29: which evidence drove the verdict (face | voice | sync | whole_image) and the rule.
+            "verdict_driver": selectors.verdict_driver_data(job),
             "score": job.score,
             "threshold": job.threshold,
             "inconclusive_band": settings.RESULT_INCONCLUSIVE_BAND,
@@ -70,6 +72,8 @@ def report_data(media: Media) -> dict:
         },
         "caveat": HEATMAP_CAVEAT,
         "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
+        "voice": selectors.voice_data(job),  # issue 29: synthetic-speech evidence, per second
+        "sync": selectors.sync_data(job),  # issue 29: lips against speech
     }
 
 

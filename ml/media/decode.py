@@ -15,23 +15,26 @@ from PIL import Image, ImageOps
 
 from ml import errors
 from ml.errors import MediaError
+from ml.media import audio
 
 # Decompression bombs are refused by our own pixel limit, not PIL's warning.
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 VIDEO_CONTAINERS = ("mp4", "mov", "webm", "mkv", "avi")
+UNSUPPORTED_WORDS = ("This is not a supported video (mp4, mov, webm, avi, mkv), image (jpg, png, webp) "
+                     f"or audio file ({audio.AUDIO_TYPES_WORDS}).")
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    kind: str  # "video" | "image"
-    format: str  # jpg, png, webp, mp4 (also mov), mkv (also webm), avi
+    kind: str  # "video" | "image" | "audio"
+    format: str  # jpg, png, webp, mp4 (also mov), mkv (also webm), avi; wav, mp3, m4a, aac, ogg, flac, mka
     width: int
     height: int
     duration: float  # seconds, 0 for images
-    fps: float  # 0 for images
-    frame_count: int  # 1 for images
+    fps: float  # 0 for images and audio
+    frame_count: int  # 1 for images, 0 for audio
 
 
 @dataclass
@@ -80,19 +83,25 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     if size > limits.max_bytes:
         raise MediaError(errors.TOO_LARGE, f"The file is larger than {limits.max_bytes // (1024 * 1024)} MB.")
     sniffed = sniff(head)
+    if sniffed is None and audio.sniff_audio(head) is not None:
+        sniffed = ("audio", audio.sniff_audio(head))
     if sniffed is None:
-        raise MediaError(
-            errors.UNSUPPORTED_TYPE,
-            "This is not a supported video (mp4, mov, webm, avi, mkv) or image (jpg, png, webp).",
-        )
+        raise MediaError(errors.UNSUPPORTED_TYPE, UNSUPPORTED_WORDS)
     kind, fmt = sniffed
-    info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
+    if kind == "video" and fmt in ("mp4", "mkv"):
+        video_streams, audio_streams = audio.audio_streams(path)
+        if video_streams == 0 and audio_streams > 0:  # m4a, or Matroska/WebM holding only sound
+            kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka"}[fmt]
+    if kind == "audio":
+        info = audio.probe_audio(path, fmt)
+    else:
+        info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
     if max(info.width, info.height) > limits.max_side:
         raise MediaError(errors.TOO_LARGE, f"The picture is larger than {limits.max_side} pixels on a side.")
     if info.width * info.height > limits.max_pixels:
         raise MediaError(errors.TOO_LARGE, f"The picture has more than {limits.max_pixels / 1e6:g} million pixels.")
     if info.duration > limits.max_seconds:
-        raise MediaError(errors.TOO_LONG, f"The video is longer than {limits.max_seconds / 60:g} minutes.")
+        raise MediaError(errors.TOO_LONG, f"The {info.kind} is longer than {limits.max_seconds / 60:g} minutes.")
     return info
 
 
