@@ -1,0 +1,120 @@
+"""Issue 29 without a worker: one verdict from face, voice and lip-sync evidence (detection.evidence),
+audio types decided from the content, and the upload limits and refusals for audio."""
+from types import SimpleNamespace
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from detection import evidence, verdicts
+from detection.models import Media
+from ml.errors import MediaError
+from ml.media.decode import probe
+from tests.audio_media import audio_clips  # noqa: F401  (fixture)
+
+BAND = 0.1
+
+
+def face(score, reason=""):
+    if reason:
+        return evidence.Evidence("face", verdicts.Verdict(verdicts.INCONCLUSIVE, reason), score, 0.5)
+    return evidence.Evidence("face", verdicts.verdict_for_score(score=score, threshold=0.5, band=BAND), score, 0.5)
+
+
+def reading(score, status="ok", threshold=0.5):
+    return SimpleNamespace(status=status, score=score, threshold=threshold)
+
+
+@pytest.mark.parametrize("face_score, voice, sync, key, driver", [
+    # Face alone, as before.
+    (0.9, None, None, "fake", "face"),
+    (0.1, None, None, "authentic", "face"),
+    (0.55, None, None, "inconclusive", "face"),
+    # A real face speaking with a cloned voice (a Wav2Lip dubbing): the voice drives it.
+    (0.1, reading(0.95), None, "fake", "voice"),
+    # A face swap that kept the real voice: the face drives it; the authentic voice does not cancel it.
+    (0.9, reading(0.05), None, "fake", "face"),
+    # Lips out of sync, face and voice unsure or authentic: the sync check drives it.
+    (0.2, reading(0.1), reading(0.9), "fake", "sync"),
+    # Several say fake: the one furthest past its threshold is named.
+    (0.7, reading(0.97), None, "fake", "voice"),
+    # A weak fake reading against a confident authentic one: the signals disagree.
+    (0.05, reading(0.65), None, "inconclusive", "voice"),
+    # Everything authentic: authentic, driven by the most confident.
+    (0.3, reading(0.02), reading(0.1), "authentic", "voice"),
+    # An unreadable voice (no speech, an error) takes no part.
+    (0.9, reading(None, status="no_speech"), None, "fake", "face"),
+    (0.1, reading(0.99, status="error"), None, "authentic", "face"),
+    # Authentic face, voice too close to call: inconclusive because of the voice.
+    (0.1, reading(0.52), None, "inconclusive", "voice"),
+])
+def test_combine_follows_the_written_rule(face_score, voice, sync, key, driver):
+    verdict, drove = evidence.combine(face=face(face_score), voice=voice, sync=sync, band=BAND)
+    assert (verdict.key, drove) == (key, driver)
+    if verdict.reason == evidence.SIGNALS_DISAGREE:
+        assert "disagree" in evidence.explanation(verdict)
+
+
+def test_combine_without_a_face_or_speech():
+    # A video without a face but with a synthetic voice is judged by the voice.
+    verdict, drove = evidence.combine(face=face(None, verdicts.NO_FACE), voice=reading(0.9), band=BAND)
+    assert (verdict.key, drove) == ("fake", "voice")
+    assert evidence.driver_words(verdict, drove) == "synthetic voice"
+    # No face and no speech: the face's own "no face" verdict stands.
+    verdict, drove = evidence.combine(face=face(None, verdicts.NO_FACE), voice=reading(None, "no_speech"), band=BAND)
+    assert (verdict.key, verdict.reason) == ("inconclusive", verdicts.NO_FACE)
+    # An audio upload without speech: inconclusive, and the page says why.
+    verdict, drove = evidence.combine(voice=reading(None, "no_speech"), band=BAND)
+    assert (verdict.key, verdict.reason, drove) == ("inconclusive", evidence.NO_SPEECH, "voice")
+    assert "No speech" in evidence.explanation(verdict)
+    for kind, words in (("face", "face manipulated"), ("voice", "synthetic voice"), ("sync", "lips out of sync")):
+        assert evidence.driver_words(verdicts.Verdict("fake"), kind) == words
+
+
+@pytest.mark.parametrize("name, fmt", [("real_mp3", "mp3"), ("real_wav", "wav"), ("real_m4a", "m4a"),
+                                       ("real_aac", "aac"), ("real_opus", "ogg"), ("real_ogg", "ogg"),
+                                       ("real_flac", "flac"), ("phone_wav", "wav")])
+def test_audio_type_is_decided_from_the_content(audio_clips, tmp_path, name, fmt):
+    # Under a misleading name too: the content decides.
+    renamed = tmp_path / "recording.mp4"
+    renamed.write_bytes(audio_clips[name].read_bytes())
+    info = probe(str(renamed))
+    assert (info.kind, info.format) == ("audio", fmt)
+    assert 3.0 < info.duration < 5.0 if name != "phone_wav" else info.duration > 3.0
+
+
+def test_audio_limits_and_fakes_are_refused_by_probe(audio_clips):
+    with pytest.raises(MediaError) as too_long:
+        probe(str(audio_clips["two_hours_mp3"]))
+    assert too_long.value.code == "too_long" and "audio is longer than 10 minutes" in too_long.value.message
+    with pytest.raises(MediaError) as not_audio:
+        probe(str(audio_clips["not_audio_mp3"]))
+    assert not_audio.value.code == "unsupported_type"
+
+
+def _post(client, path, name=None):
+    return client.post(reverse("detection:upload"), {"file": SimpleUploadedFile(name or path.name, path.read_bytes())},
+                       HTTP_ACCEPT="application/json")
+
+
+def test_audio_uploads_are_accepted_and_refused_clearly(db, owner_client, audio_clips):
+    response = _post(owner_client, audio_clips["real_mp3"])
+    assert response.status_code == 201, response.content
+    media = Media.objects.get(pk=response.json()["id"])
+    assert (media.kind, media.format, media.width, media.height) == ("audio", "mp3", 0, 0)
+    assert 3.0 < media.duration < 5.0 and media.job.status == "queued"
+    # The player gets the right type for the stored file.
+    served = owner_client.get(reverse("detection:media_file", args=[media.pk]))
+    assert served.status_code == 200 and served["Content-Type"] == "audio/mpeg"
+
+    refused = _post(owner_client, audio_clips["two_hours_mp3"])
+    assert refused.status_code == 400
+    assert "audio is longer than 10 minutes" in refused.json()["error"]
+    fake = _post(owner_client, audio_clips["not_audio_mp3"])
+    assert fake.status_code == 400
+    message = fake.json()["error"]
+    assert "not a supported" in message and "audio file" in message and "name ends in .mp3" in message
+    assert Media.objects.filter(owner=media.owner).count() == 1  # nothing stored for the refusals
+
+    page = owner_client.get(reverse("detection:upload"))
+    assert b"Audio: wav, mp3, m4a, aac, ogg, opus, flac" in page.content
