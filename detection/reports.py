@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from provenance.selectors import provenance_for
@@ -72,7 +73,7 @@ def report_data(media: Media) -> dict:
         },
         "caveat": HEATMAP_CAVEAT,
         "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
-        "voice": selectors.voice_data(job),  # issue 29: synthetic-speech evidence, per second
+        "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),  # issue 29: synthetic-speech evidence, per second
         "sync": selectors.sync_data(job),  # issue 29: lips against speech
     }
 
