@@ -75,7 +75,9 @@ def test_a_videos_synthetic_sound_track_is_analysed_beside_its_face(
     assert job.status == DetectionJob.Status.DONE, (job.error_code, job.error_message, celery_worker.log_tail())
     assert job.faces_found > 0 and job.frames.exists()  # the face analysis as before
     assert job.voice.status == "ok" and job.voice.score is not None
-    assert job.sync.status in ("ok", "skipped", "no_speech", "error")  # recorded, whatever it is
+    # The lip-sync check ran on the face and the speech (its verdict is ml.sync's business, not this test's).
+    assert job.sync.status == "ok", (job.sync.reason_code, job.sync.reason)
+    assert job.sync.score is not None and job.sync.offset is not None
     assert job.verdict_driver in ("face", "voice", "sync")
     assert_voice_shown(owner_client, media, job)
     page = owner_client.get(reverse("detection:result", args=[media.pk])).content.decode()
