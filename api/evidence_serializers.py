@@ -13,6 +13,7 @@ class VoiceSecondSerializer(serializers.Serializer):
 
 
 class VoiceSerializer(serializers.Serializer):
+    reading = serializers.CharField(allow_null=True, help_text="the voice read on its own, in words")
     status = serializers.ChoiceField(choices=EvidenceStatus.choices)
     status_words = serializers.CharField()
     reason_code = serializers.CharField(allow_null=True)
@@ -38,6 +39,7 @@ class SyncSegmentSerializer(serializers.Serializer):
 
 
 class SyncSerializer(serializers.Serializer):
+    reading = serializers.CharField(allow_null=True, help_text="the lip-sync check read on its own, in words")
     status = serializers.ChoiceField(choices=EvidenceStatus.choices)
     status_words = serializers.CharField()
     reason_code = serializers.CharField(allow_null=True)

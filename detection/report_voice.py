@@ -44,8 +44,7 @@ def draw_voice(pdf, voice: dict | None, voice_row, *, heading: Callable, paragra
         return
     heading("The voice")
     if voice["status"] == "ok":
-        words = "sounds synthetic" if voice["synthetic"] else "sounds like a real voice"
-        paragraph(f"The speech {words}: synthetic-speech score {voice['score']:.3f} (threshold "
+        paragraph(f"{voice['reading']}: synthetic-speech score {voice['score']:.3f} (threshold "
                   f"{voice['threshold']:.2f}), over {voice['speech_seconds']:.1f} s of speech in "
                   f"{voice['duration_seconds']:.1f} s of sound.", style="B")
         fact("Voice model", voice["model_version"], mono=True)
@@ -81,8 +80,7 @@ def draw_sync(sync: dict | None, *, heading: Callable, paragraph: Callable, fact
     if sync["status"] != "ok":
         paragraph(f"Not checked: {sync['status_words'].lower()}. {sync['reason'] or ''}".strip())
         return
-    words = "do not match" if sync["out_of_sync"] else "match"
-    paragraph(f"Lips and speech {words}: lip-sync score {sync['score']:.3f} (threshold {sync['threshold']:.2f}), "
+    paragraph(f"{sync['reading']}: lip-sync score {sync['score']:.3f} (threshold {sync['threshold']:.2f}), "
               f"best offset {sync['offset_seconds'] or 0.0:+.2f} s (+: the sound is late).", style="B")
     fact("Method", sync["method_version"], mono=True)
     for seg in sync["segments"][:6]:

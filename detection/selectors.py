@@ -116,6 +116,18 @@ def timeline_points(frames: list[FrameResult]) -> list[dict]:
     ]
 
 
+VOICE_READINGS = {verdicts.FAKE: "Sounds synthetic", verdicts.AUTHENTIC: "Sounds like a real voice",
+                  verdicts.INCONCLUSIVE: "Too close to call"}
+SYNC_READINGS = {verdicts.FAKE: "Lips and speech do not match", verdicts.AUTHENTIC: "Lips and speech match",
+                 verdicts.INCONCLUSIVE: "Too close to call"}
+
+
+def _reading(row, words: dict) -> str | None:
+    """The evidence read on its own (threshold and inconclusive band), in words; None when not read."""
+    read = evidence.read("", row, band=settings.RESULT_INCONCLUSIVE_BAND)
+    return words[read.verdict.key] if read else None
+
+
 def voice_row(job: DetectionJob):
     return _evidence_row(job, "voice")
 
@@ -136,6 +148,7 @@ def voice_data(job: DetectionJob, *, image_url: str | None = None) -> dict | Non
     if voice.status == "ok" and voice.score is not None and voice.threshold is not None:
         synthetic = voice.score >= voice.threshold
     return {
+        "reading": _reading(voice, VOICE_READINGS),
         "status": voice.status,
         "status_words": voice.get_status_display(),
         "reason_code": voice.reason_code or None,
@@ -162,6 +175,7 @@ def sync_data(job: DetectionJob) -> dict | None:
     if sync.status == "ok" and sync.score is not None and sync.threshold is not None:
         out_of_sync = sync.score >= sync.threshold
     return {
+        "reading": _reading(sync, SYNC_READINGS),
         "status": sync.status,
         "status_words": sync.get_status_display(),
         "reason_code": sync.reason_code or None,
