@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from detection import selectors as detection_selectors
-from detection.sendfile import private_file_response
+from detection.sendfile import private_file_response, ranged_file_response
 from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
 from registry import charts as registry_charts
@@ -105,6 +105,10 @@ def review(request, pk: int):
         "frames": job.frames.all() if job.status == job.Status.DONE else [],
         "entries": selectors.item_audit_entries(item).select_related("actor"),
         "actions": ACTION_CHOICES,
+        # Issue 29: the voice and lip-sync evidence, with the flagged media's own player to seek.
+        "voice": detection_selectors.voice_data(job, image_url=reverse("moderation:spectrogram", args=[job.media_id])),
+        "sync": detection_selectors.sync_data(job),
+        "driver": detection_selectors.verdict_driver_data(job),
     })
 
 
@@ -120,9 +124,23 @@ def _file_response(field, content_type: str):
 def media_file(request, pk: int):
     """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
     media = get_object_or_404(selectors.flagged_media(), pk=pk)
-    response = _file_response(media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"))
-    response["Content-Disposition"] = f'inline; filename="{media.original_name}"'
+    # Answers Range requests, so the review page's player can seek (issue 29's per-second strip).
+    response = ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
+                                    filename=media.original_name)
+    response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+@moderator_required
+@require_GET
+def spectrogram(request, pk: int):
+    """A flagged item's spectrogram (issue 29); media that is not flagged stays with its owner (404 here)."""
+    media = get_object_or_404(selectors.flagged_media(), pk=pk)
+    voice = detection_selectors.voice_row(media.job)
+    if voice is None or not voice.image:
+        raise Http404("No spectrogram.")
+    return _file_response(voice.image, "image/png")
 
 
 @login_required

@@ -128,4 +128,11 @@ def test_voice_evidence_on_the_page_in_the_api_the_pdf_and_the_moderation_queue(
     rows = page.locator("#queue tbody tr")
     assert rows.count() == len(expected)
     assert all("Synthetic voice" in rows.nth(i).inner_text() for i in range(rows.count()))
+    # The review page shows the moderator the same voice card (and, for a real upload, its strip and player).
+    target = "synthetic-speech.mp3" if "synthetic-speech.mp3" in expected else extra.media.original_name
+    rows.locator("a", has_text=target).click()
+    page.wait_for_url("**/moderation/items/*/")
+    assert "synthetic-speech score" in page.locator("#voice-evidence").inner_text()
+    if target == "synthetic-speech.mp3":
+        check_strip_seeks_the_player(page, target)
     context.close()
