@@ -264,7 +264,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # issue 22: two choice sets are called "status" (the job's and the Content Credentials'); each keeps a name
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "detection.models.DetectionJob.Status",
-                            "ProvenanceStatusEnum": "provenance.models.Provenance.Status"},
+                            "ProvenanceStatusEnum": "provenance.models.Provenance.Status",
+                            "EvidenceStatusEnum": "detection.models.EvidenceStatus"},
 }
 # Webhooks: callbacks to private, loopback or link-local addresses are refused unless this is set.
 WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)

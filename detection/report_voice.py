@@ -2,6 +2,7 @@
 the voice detector's reading, the spectrogram with its per-second score strip, and the lip-sync check."""
 from __future__ import annotations
 
+import io
 from typing import Callable
 
 from .storage import private_storage
@@ -58,10 +59,11 @@ def draw_voice(pdf, voice: dict | None, voice_row, *, heading: Callable, paragra
         pdf.add_page()
     y = pdf.get_y() + 1
     if png:
-        import io
-
-        pdf.image(io.BytesIO(png), x=pdf.l_margin, y=y, w=width, h=PICTURE_MM)
-        y += PICTURE_MM
+        try:
+            pdf.image(io.BytesIO(png), x=pdf.l_margin, y=y, w=width, h=PICTURE_MM)
+            y += PICTURE_MM
+        except Exception:  # a damaged picture: the report goes on without it
+            pass
     if voice["seconds"]:
         _strip(pdf, voice["seconds"], voice["threshold"] or 0.5, span=voice["spectrogram_seconds"] or
                voice["duration_seconds"] or 0.0, x=pdf.l_margin, y=y, w=width)
