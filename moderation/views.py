@@ -164,6 +164,8 @@ def health(request):
         "jobs": charts.jobs_per_day(health["per_day"]),
         "times": charts.processing_time_per_day(health["per_day"]),
         "scores": charts.score_histogram(drift["current_hist"], drift["reference_hist"]),
+        "voice_scores": charts.score_histogram(health["voice_drift"]["current_hist"],
+                                               health["voice_drift"]["reference_hist"]),
     }
     models = registry_selectors.models_overview()
     comparison = models["comparison"]

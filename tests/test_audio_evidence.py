@@ -118,3 +118,50 @@ def test_audio_uploads_are_accepted_and_refused_clearly(db, owner_client, audio_
 
     page = owner_client.get(reverse("detection:upload"))
     assert b"Audio: wav, mp3, m4a, aac, ogg, opus, flac" in page.content
+
+
+def test_voice_scores_have_their_own_drift_and_stay_out_of_the_face_models_numbers(db, owner, tmp_path, settings):
+    from django.test import Client
+
+    from detection.models import VoiceEvidence
+    from moderation import feedback, selectors as moderation_selectors
+    from moderation.models import ModerationItem
+    from registry import shadow
+    from tests.moderation_helpers import make_job, make_user
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    video = make_job(owner, score=0.2, kind="video")
+    audio = make_job(owner, score=0.97, kind="audio")
+    for job, score in ((video, 0.8), (audio, 0.97)):
+        VoiceEvidence.objects.create(job=job, status="ok", score=score, threshold=0.5, duration=4, speech_seconds=3)
+    face = moderation_selectors.score_drift(card=None)
+    voice = moderation_selectors.score_drift(scores=moderation_selectors.voice_scores, card=None)
+    assert face["current_count"] == 1 and face["current_hist"][2] == 1  # the audio upload's 0.97 is not a face score
+    assert voice["current_count"] == 2 and voice["current_hist"][8] == 1 and voice["current_hist"][9] == 1
+
+    # The health page draws the voice drift beside the face's.
+    moderator = make_user("mod", role="moderator")
+    client = Client()
+    client.force_login(moderator)
+    page = client.get(reverse("moderation:health"))
+    assert page.status_code == 200 and b'id="voice-drift"' in page.content
+    assert b'id="voice-drift-count">2<' in page.content
+
+    # The registry's face models never shadow-score an audio upload; face feedback leaves audio out.
+    sent = []
+    original_run_task, shadow.run_task = shadow.run_task, lambda *args, **kwargs: sent.append(args)
+    try:
+        from registry.models import ModelVersion
+
+        ModelVersion.objects.create(version="shadow-x", status=ModelVersion.Status.SHADOW, sha256="0" * 64,
+                                    file="models/x.pt", card={})
+        shadow.enqueue_for(audio.pk)
+        assert sent == []
+        shadow.enqueue_for(video.pk)
+        assert len(sent) == 1
+    finally:
+        shadow.run_task = original_run_task
+    for job in (video, audio):
+        ModerationItem.objects.create(job=job, high_score=True, status=ModerationItem.Status.CONFIRMED_FAKE)
+    rows = feedback.feedback_export(out_dir=tmp_path / "feedback")
+    assert [row["media_id"] for row in rows] == [video.media_id]
