@@ -243,11 +243,11 @@ def _soundtrack(job: DetectionJob, prediction, media_path: str, work_dir: str, p
     limit = (SoftTimeLimitExceeded,)
     voice = soundtrack.voice_analyse(job=job, path=media_path, work_dir=work_dir, progress=progress,
                                      passthrough=limit)
-    soundtrack.sync_analyse(job=job, path=media_path, faces_found=prediction.faces_found or 0, voice=voice,
-                            progress=progress, passthrough=limit)
+    sync = soundtrack.sync_analyse(job=job, path=media_path, faces_found=prediction.faces_found or 0, voice=voice,
+                                   progress=progress, passthrough=limit)
     timings = getattr(prediction, "timings", None)
-    if isinstance(timings, dict):
-        timings["voice"] = getattr(voice, "timing", None)
+    if isinstance(timings, dict):  # the seconds each step took, beside the face analysis's stages
+        timings.update(voice=getattr(voice, "timing", None), sync=getattr(sync, "timing", None))
     return voice
 
 

@@ -168,6 +168,7 @@ def sync_analyse(*, job, path: str, faces_found: int, voice: VoiceEvidence | Non
     if progress:
         progress("sync", 95)
     fields: dict = {"status": EvidenceStatus.ERROR, "reason_code": "error", "reason": REASONS["error"]}
+    started = time.monotonic()
     try:
         result = _sync_checker().check(path)
         fields = {
@@ -189,6 +190,7 @@ def sync_analyse(*, job, path: str, faces_found: int, voice: VoiceEvidence | Non
         logger.exception("job %s: lip-sync check failed", job.pk)
         fields["reason"] = f"{REASONS['error']} ({type(exc).__name__})"
     row, _ = SyncEvidence.objects.update_or_create(job=job, defaults=fields)
+    row.timing = round(time.monotonic() - started, 3)
     return row
 
 

@@ -49,5 +49,5 @@ def spectrogram_image(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Im
 
 def save_spectrogram(samples: np.ndarray, path: str, sample_rate: int = SAMPLE_RATE) -> float:
     """Write the PNG; returns the seconds it spans left to right."""
-    spectrogram_image(samples, sample_rate).save(path, format="PNG", optimize=True)
+    spectrogram_image(samples, sample_rate).save(path, format="PNG", compress_level=3)  # optimize=True costs more than the picture
     return samples.size / float(sample_rate)
