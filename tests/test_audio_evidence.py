@@ -165,3 +165,35 @@ def test_voice_scores_have_their_own_drift_and_stay_out_of_the_face_models_numbe
         ModerationItem.objects.create(job=job, high_score=True, status=ModerationItem.Status.CONFIRMED_FAKE)
     rows = feedback.feedback_export(out_dir=tmp_path / "feedback")
     assert [row["media_id"] for row in rows] == [video.media_id]
+
+
+def _this_checkouts_client():
+    """client/ of this checkout (the shared virtual environment's editable install may point at another)."""
+    import importlib.util
+    import sys
+
+    from tests.conftest import REPO
+
+    package = REPO / "client" / "deepfake_portal_client"
+    spec = importlib.util.spec_from_file_location("portal_client_under_test", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_client_sends_audio_with_its_type_and_sums_up_the_evidence():
+    client_package = _this_checkouts_client()
+    evidence_summary = client_package.evidence_summary
+    _multipart, content_type_for = client_package.client._multipart, client_package.client.content_type_for
+
+    assert [content_type_for(n) for n in ("a.mp3", "b.opus", "c.m4a", "d.flac", "e.wav", "f.mp4")] == [
+        "audio/mpeg", "audio/ogg", "audio/mp4", "audio/flac", "audio/wav", "video/mp4"]
+    body, _ = _multipart({}, "file", "note.opus", b"OggS")
+    assert b"Content-Type: audio/ogg" in body
+    analysis = {"verdict": "fake", "verdict_driver": {"driver": "voice", "words": "synthetic voice"},
+                "voice": {"status": "ok", "score": 0.93, "synthetic": True}, "sync": None}
+    assert evidence_summary(analysis) == {
+        "verdict": "fake", "driven_by": "synthetic voice", "voice_status": "ok", "voice_score": 0.93,
+        "synthetic_voice": True, "sync_status": None, "sync_score": None, "sync_offset_seconds": None}
