@@ -1,6 +1,6 @@
 """The speech pool for training: manifest rows, the split by speaker group, and cached codec copies.
 
-    python -m ml.audio.data            # codec copies of train (mp3/aac/opus at a per-clip bitrate) and dev (mp3 32k)
+    python -m ml.audio.data            # a codec copy of each train clip (mp3/aac/opus, per-clip bitrate), dev at mp3 32k
 
 Copies are int16 ``.npy`` files under ``$AUDIO_CACHE`` (default /work/data/cache-audio), named by split, clip
 and variant; finished files are skipped, so an interrupted run resumes. Data come from ``$AUDIO_DATA``
@@ -23,7 +23,7 @@ import numpy as np
 from ml.audio import degrade
 
 CODEC_KBPS = {"mp3": (16, 24, 32, 48, 64), "aac": (24, 32, 48, 64), "opus": (16, 24, 32, 48, 64)}
-TRAIN_VARIANTS = ("clean", "mp3", "aac", "opus")
+TRAIN_VARIANTS = ("clean", "codec")  # "codec": one of CODEC_KBPS's codecs and bitrates, fixed per clip
 DEV_VARIANTS = ("clean", "mp3_32")
 
 
@@ -73,13 +73,15 @@ def read_wav(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def variant_kbps(clip: Clip, variant: str) -> int:
-    """A bitrate fixed per clip and codec, spread over the codec's range."""
+def variant_codec(clip: Clip, variant: str) -> tuple[str, int]:
+    """(codec, kbps): "mp3_32" says it; "codec" is a codec and bitrate fixed per clip by a hash."""
     if "_" in variant:
-        return int(variant.split("_")[1])
-    choices = CODEC_KBPS[variant]
+        name, kbps = variant.split("_")
+        return name, int(kbps)
     h = int(hashlib.sha256(f"{clip.clip_id}:{variant}".encode()).hexdigest()[:8], 16)
-    return choices[h % len(choices)]
+    names = sorted(CODEC_KBPS)
+    name = names[h % len(names)]
+    return name, CODEC_KBPS[name][(h // len(names)) % len(CODEC_KBPS[name])]
 
 
 def cache_path(clip: Clip, variant: str) -> Path:
@@ -100,10 +102,10 @@ def make_variant(clip: Clip, variant: str) -> Path:
     path = cache_path(clip, variant)
     if path.exists():
         return path
-    name = variant.split("_")[0]
-    out = degrade.codec(read_wav(data_root() / clip.relpath), name, variant_kbps(clip, variant))
+    name, kbps = variant_codec(clip, variant)
+    out = degrade.codec(read_wav(data_root() / clip.relpath), name, kbps)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, np.clip(np.round(out * 32768.0), -32768, 32767).astype(np.int16))
     os.replace(tmp, path)
     return path

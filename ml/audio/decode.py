@@ -66,6 +66,27 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def is_audio_file(path: str | os.PathLike) -> bool:
+    """True for a sound file (or an audio-only mp4/mkv such as m4a), false for videos, images and the rest."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    fmt = sniff(head)
+    if fmt in AUDIO_FORMATS:
+        return True
+    if fmt in ("mp4", "mkv"):
+        if head[8:11] in (b"M4A", b"M4B"):
+            return True
+        try:
+            with av.open(str(path)) as container:
+                return bool(container.streams.audio) and not any(s.frames != 1 for s in container.streams.video)
+        except (av.FFmpegError, UnicodeDecodeError, ValueError):
+            return False
+    return False
+
+
 def _describe(head: bytes) -> str:
     for magic, what in ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"),
                         (b"PK\x03\x04", "a ZIP archive"), (b"GIF8", "a GIF image")):

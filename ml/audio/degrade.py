@@ -11,11 +11,11 @@ import numpy as np
 
 SR = 16000
 
-# codec name -> (ffmpeg encoder, container format for the pipe)
+# codec name -> (ffmpeg encoder, muxer and demuxer for the pipe)
 CODECS = {
-    "mp3": ("libmp3lame", "mp3"),
-    "aac": ("aac", "adts"),
-    "opus": ("libopus", "ogg"),
+    "mp3": ("libmp3lame", "mp3", "mp3"),
+    "aac": ("aac", "adts", "aac"),
+    "opus": ("libopus", "ogg", "ogg"),
 }
 
 
@@ -29,17 +29,27 @@ def _ffmpeg(args: list[str], data: bytes, timeout: float = 60.0) -> bytes:
 
 def codec(wave: np.ndarray, name: str, kbps: int) -> np.ndarray:
     """Encode ``wave`` (16 kHz float32) with codec ``name`` at ``kbps`` and decode it back to 16 kHz."""
-    encoder, fmt = CODECS[name]
+    encoder, muxer, demuxer = CODECS[name]
     raw = np.clip(wave, -1.0, 1.0).astype("<f4").tobytes()
     encoded = _ffmpeg(["-f", "f32le", "-ar", str(SR), "-ac", "1", "-i", "pipe:0",
-                       "-c:a", encoder, "-b:a", f"{kbps}k", "-f", fmt, "pipe:1"], raw)
-    decoded = _ffmpeg(["-f", fmt, "-i", "pipe:0", "-f", "f32le", "-ar", str(SR), "-ac", "1", "pipe:1"], encoded)
+                       "-c:a", encoder, "-b:a", f"{kbps}k", "-f", muxer, "pipe:1"], raw)
+    decoded = _ffmpeg(["-f", demuxer, "-i", "pipe:0", "-f", "f32le", "-ar", str(SR), "-ac", "1", "pipe:1"], encoded)
     out = np.frombuffer(decoded, dtype="<f4").astype(np.float32)
-    return _align(out, len(wave))
+    return _align(out[_delay(wave, out):], len(wave))
+
+
+def _delay(ref: np.ndarray, out: np.ndarray, max_lag: int = 4096) -> int:
+    """The codec's delay in samples (encoders prime with silence), by cross-correlation of the first 4 s."""
+    n = min(len(ref), len(out), 4 * SR)
+    if n < 2 * max_lag:
+        return 0
+    size = 1 << int(np.ceil(np.log2(n + max_lag)))
+    corr = np.fft.irfft(np.fft.rfft(out[: n], size) * np.conj(np.fft.rfft(ref[: n], size)), size)
+    return int(np.argmax(corr[:max_lag]))
 
 
 def _align(out: np.ndarray, n: int) -> np.ndarray:
-    """Codecs add a little delay and padding; keep the original length (pad with zeros if short)."""
+    """Keep the original length (pad with zeros if short)."""
     if len(out) >= n:
         return out[:n].copy()
     return np.concatenate([out, np.zeros(n - len(out), np.float32)])

@@ -1,4 +1,5 @@
-"""The voice network: a light CNN (LCNN, max-feature-map units) over a spectral image, one logit per 40 ms.
+"""The voice networks: a light CNN (LCNN, max-feature-map units) over a spectral image, or its 1-D
+(TDNN) variant over time with the bins as channels; either gives one logit per 40 ms.
 
 Input (batch, 1, bins, frames) of ``ml.audio.features``; output (batch, frames // 4) frame logits for
 "synthetic". A clip's logit is the mean of its frame logits over speech, so per-second scores and the
@@ -45,7 +46,31 @@ class VoiceLCNN(nn.Module):
         return self.head(h).squeeze(1)  # (B, T')
 
 
+class VoiceTDNN(nn.Module):
+    """A 1-D variant: bins as channels, dilated convolutions over time with MFM units (~5x cheaper)."""
+
+    def __init__(self, *, n_bins: int, width: int = 64, dropout: float = 0.3):
+        super().__init__()
+        w = width
+
+        def unit(cin, cout, k, d=1):
+            return nn.Sequential(nn.Conv1d(cin, 2 * cout, k, padding=d * (k // 2), dilation=d, bias=False), MFM(),
+                                 nn.BatchNorm1d(cout))
+
+        self.body = nn.Sequential(
+            nn.BatchNorm1d(n_bins), unit(n_bins, w, 5), unit(w, w, 3, 2), nn.MaxPool1d(2),
+            unit(w, int(1.5 * w), 3, 2), nn.MaxPool1d(2), unit(int(1.5 * w), int(1.5 * w), 3, 2),
+        )
+        self.head = nn.Sequential(nn.Conv1d(int(1.5 * w), w, 1), nn.ReLU(), nn.Dropout(dropout), nn.Conv1d(w, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.squeeze(1))).squeeze(1)
+
+
+NETWORKS = {"lcnn": VoiceLCNN, "tdnn": VoiceTDNN}
+
+
 def build(name: str = "lcnn", **args) -> nn.Module:
-    if name != "lcnn":
+    if name not in NETWORKS:
         raise ValueError(f"unknown voice network {name!r}")
-    return VoiceLCNN(**args)
+    return NETWORKS[name](**args)

@@ -32,6 +32,7 @@ class VoicePrediction:
     path: str
     status: str  # "ok" | "no_speech" | "no_audio" | "error"
     score: float | None = None  # calibrated P(synthetic) for the clip's speech
+    logit: float | None = None  # the network's clip logit before calibration
     threshold: float = 0.5
     model_version: str = ""
     error_code: str | None = None
@@ -114,8 +115,7 @@ class VoicePredictor:
 
     def analyse(self, samples: np.ndarray, result: VoicePrediction) -> VoicePrediction:
         """Score decoded 16 kHz samples into ``result`` (used by ``predict`` and by the evaluation)."""
-        power = power_spectrogram(samples)
-        activity = vad.detect(samples, power)
+        activity, feats = prepare(samples, self.front_end)
         voiced = activity.voiced
         result.speech_s = activity.speech_s
         windows = vad.seconds(len(voiced))
@@ -126,9 +126,9 @@ class VoicePredictor:
             result.seconds = [{"start": s, "end": e, "speech": round(float(voiced[sl].mean()), 3), "score": None}
                               for s, e, sl in windows]
             return result
-        feats = normalise(_from_power(power, self.front_end), voiced.astype(np.float32))
         logits = self.frame_logits(feats)
-        result.score = self.calibrate(float(logits[voiced].mean()))
+        result.logit = float(logits[voiced].mean())
+        result.score = self.calibrate(result.logit)
         result.status = "ok"
         result.seconds = []
         for s, e, sl in windows:
@@ -139,6 +139,9 @@ class VoicePredictor:
         return result
 
 
-def _from_power(power: np.ndarray, front_end: str) -> np.ndarray:
-    """The front end's features from an already computed power spectrogram (one STFT per clip)."""
-    return log_features(None, front_end, power=power)
+def prepare(samples: np.ndarray, front_end: str) -> tuple[vad.Activity, np.ndarray]:
+    """Voice activity and the network's input (normalised over speech) from one STFT of the clip."""
+    power = power_spectrogram(samples)
+    activity = vad.detect(samples, power)
+    weights = activity.voiced.astype(np.float32)
+    return activity, normalise(log_features(None, front_end, power=power), weights)

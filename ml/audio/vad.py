@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_closing, binary_opening
 
 from ml.audio.features import HOP, N_FFT, SR, power_spectrogram
 
@@ -37,10 +38,12 @@ def band_level_db(power: np.ndarray, lo: float = 100.0, hi: float = 4000.0) -> n
     return 10 * np.log10(band / (N_FFT * N_FFT / 4) + 1e-12)
 
 
-def _moving(x: np.ndarray, width: int, fn) -> np.ndarray:
-    pad = np.pad(x, (width // 2, width - width // 2 - 1), mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(pad, width)
-    return fn(windows, axis=1)
+def _moving_std(x: np.ndarray, width: int) -> np.ndarray:
+    pad = np.pad(x.astype(np.float64), (width // 2, width - width // 2 - 1), mode="edge")
+    c1 = np.concatenate([[0.0], np.cumsum(pad)])
+    c2 = np.concatenate([[0.0], np.cumsum(pad * pad)])
+    mean = (c1[width:] - c1[:-width]) / width
+    return np.sqrt(np.maximum((c2[width:] - c2[:-width]) / width - mean * mean, 0.0))
 
 
 def detect(wave: np.ndarray, power: np.ndarray | None = None) -> Activity:
@@ -53,12 +56,10 @@ def detect(wave: np.ndarray, power: np.ndarray | None = None) -> Activity:
     peak = float(np.percentile(level, 99))
     threshold = max(floor + ABOVE_FLOOR_DB, peak - BELOW_PEAK_DB, ABS_FLOOR_DB)
     loud = level > threshold
-    movement = _moving(level, 50, np.std)
-    voiced = loud & (movement > MIN_MOVEMENT_DB)
+    voiced = loud & (_moving_std(level, 50) > MIN_MOVEMENT_DB)
     # close gaps shorter than 0.2 s, drop blips shorter than 0.1 s
-    voiced = _moving(voiced.astype(np.float32), 21, np.max) > 0
-    voiced = _moving(voiced.astype(np.float32), 21, np.min) > 0
-    voiced = _moving(voiced.astype(np.float32), 11, np.mean) > 0.5
+    voiced = binary_closing(voiced, np.ones(21, bool), border_value=0) | voiced
+    voiced = binary_opening(voiced, np.ones(10, bool))
     return Activity(voiced & (level > ABS_FLOOR_DB), level)
 
 
