@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.sync.checker import Signals, SyncChecker
-from ml.sync.mouth import MouthSignal
+from ml.sync.mouth import MEASURES, MouthSignal
 from ml.sync.result import SyncResult
 from ml.sync.soundtrack import RATE, Soundtrack, has_audio
 
@@ -78,7 +78,8 @@ def dev_wild_rows() -> list[dict]:
 
 def _key(path: Path, checker: SyncChecker) -> str:
     st = path.stat()
-    setting = (checker.window_s, checker.max_offset_s, checker.max_fps, checker.side, checker.detect_every)
+    setting = (checker.window_s, checker.max_offset_s, checker.max_fps, checker.side, checker.detect_side, checker.detect_every,
+               MEASURES)
     text = f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}|{setting}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -90,7 +91,7 @@ def cached_signals(path: Path, checker: SyncChecker) -> Signals | SyncResult:
         data = np.load(file, allow_pickle=False)
         if "status" in data:
             return checker._result(str(data["status"]))
-        mouth = MouthSignal(data["times"], data["opening"], float(data["fps"]), float(data["face_px"]))
+        mouth = MouthSignal(data["times"], data["measures"], float(data["fps"]), float(data["face_px"]))
         return Signals(mouth, Soundtrack(data["audio"].astype(np.float32) / 32767.0, RATE))
     got = checker.signals(str(path))
     file.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +99,6 @@ def cached_signals(path: Path, checker: SyncChecker) -> Signals | SyncResult:
         np.savez(file, status=np.array(got.status))
     else:
         audio = np.clip(got.sound.samples * 32767.0, -32767, 32767).astype(np.int16)
-        np.savez(file, times=got.mouth.times, opening=got.mouth.opening, fps=got.mouth.fps,
+        np.savez(file, times=got.mouth.times, measures=got.mouth.measures, fps=got.mouth.fps,
                  face_px=got.mouth.face_px, audio=audio)
     return got

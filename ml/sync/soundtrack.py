@@ -5,8 +5,8 @@ returned waveform is the instant of the video stream's first frame, so an audio 
 late (an ``-itsoffset`` edit, a muxer delay) is padded with silence and one that starts early is trimmed:
 a real offset between the streams is kept, never hidden.
 
-The envelope is the log energy in the speech band (300-3,000 Hz, where voicing and formants live)
-averaged over each video frame's interval; a simple energy activity detector says where speech is.
+The envelope is the log energy in four bands (``ENVELOPE_BANDS``) averaged over each video frame's
+interval; a simple energy activity detector on the speech band (300-3,000 Hz) says where speech is.
 """
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ import numpy as np
 RATE = 16_000
 HOP = 160  # 10 ms analysis hop
 WINDOW = 512  # 32 ms analysis window
-BAND_HZ = (300.0, 3000.0)
+BAND_HZ = (300.0, 3000.0)  # speech activity is judged in this band
+# The envelope's bands: voicing (a closed mouth hums here too), vowels' first formants, the second
+# formants, and fricatives. The sync check combines them with learned weights (``calibration.json``).
+ENVELOPE_BANDS = ((80.0, 300.0), (300.0, 1000.0), (1000.0, 3000.0), (3000.0, 7500.0))
 
 
 @dataclass
@@ -89,17 +92,23 @@ def read_soundtrack(path: str, seconds: float | None = None, threads: int = 1) -
     return Soundtrack(np.ascontiguousarray(samples, dtype=np.float32))
 
 
-def band_energy(track: Soundtrack) -> np.ndarray:
-    """Speech-band power every 10 ms (linear; frame i covers ``[i*HOP, i*HOP+WINDOW)`` samples)."""
+def band_powers(track: Soundtrack, bands=(BAND_HZ,)) -> np.ndarray:
+    """Power in each band every 10 ms (hops x bands, linear; hop i covers samples
+    ``[i*HOP, i*HOP+WINDOW)``), from one short-time Fourier transform."""
     x = track.samples
     if len(x) < WINDOW:
-        return np.zeros(0, dtype=np.float64)
+        return np.zeros((0, len(bands)), dtype=np.float64)
     count = 1 + (len(x) - WINDOW) // HOP
     frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP][:count]
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(WINDOW).astype(np.float32), axis=1)) ** 2
     freqs = np.fft.rfftfreq(WINDOW, 1.0 / track.rate)
-    band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
-    return spectrum[:, band].sum(axis=1).astype(np.float64) / WINDOW
+    columns = [spectrum[:, (freqs >= lo) & (freqs <= hi)].sum(axis=1) for lo, hi in bands]
+    return np.stack(columns, axis=1).astype(np.float64) / WINDOW
+
+
+def band_energy(track: Soundtrack) -> np.ndarray:
+    """Speech-band (``BAND_HZ``) power every 10 ms."""
+    return band_powers(track)[:, 0]
 
 
 def to_db(power: np.ndarray) -> np.ndarray:
