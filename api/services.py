@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deepfake_portal.celery import run_task
+from detection import verdicts
 from detection.models import DetectionJob
 
 from . import netcheck
@@ -127,8 +128,7 @@ def webhook_payload(job: DetectionJob) -> dict:
             "id": media.pk,
             "url": f"/api/v1/analyses/{media.pk}/",
             "status": job.status,
-            "label": job.label or None,
-            "verdict": getattr(job, "verdict", "") or None,
+            **verdicts.as_dict(job.verdict_obj, job.score),
             "score": job.score,
             "threshold": job.threshold,
             "model_version": job.model_version or None,

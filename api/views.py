@@ -1,6 +1,5 @@
 """HTTP only: the REST API. Uploads go through detection's upload service, reads through owner-scoped selectors."""
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -8,7 +7,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detection import deletion, intake
+from detection import deletion, intake, verdicts
+from detection import errors as detection_errors
 from detection.models import DetectionJob
 
 from . import errors, netcheck, selectors, services
@@ -39,7 +39,8 @@ ANALYSIS_ID = OpenApiParameter("id", {"type": "integer", "minimum": 1}, OpenApiP
 
 
 def errors_for(*statuses: int) -> dict:
-    return {code: ERRORS[code] for code in (401, 403, 429, *statuses)}
+    """The error answers an operation documents, each an RFC 9457 problem document (api.errors)."""
+    return {(code, errors.PROBLEM_CONTENT_TYPE): ERRORS[code] for code in (401, 403, 429, *statuses)}
 
 
 class AnalysisPagination(PageNumberPagination):
@@ -55,7 +56,24 @@ class AnalysisPagination(PageNumberPagination):
 
 class ListFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DetectionJob.Status.choices, required=False)
-    label = serializers.ChoiceField(choices=["fake", "real"], required=False)
+    verdict = serializers.ChoiceField(choices=verdicts.KEYS, required=False)
+    page = serializers.IntegerField(min_value=1, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False, help_text="1 to 100")
+
+
+def no_blanks(data, names) -> None:
+    """A parameter that is present must have a value: DRF reads ``?status=`` as absent, the schema does not."""
+    blank = {name: ["This field may not be blank."] for name in names if name in data and data.get(name) == ""}
+    if blank:
+        raise serializers.ValidationError(blank)
+
+
+def only_known(query, names) -> None:
+    """The schema lists every parameter; one it does not know (a typo such as ``?stauts=``) is refused, not
+    silently ignored. ``format`` is DRF's own."""
+    unknown = sorted(set(query) - set(names) - {"format"})
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown parameter."] for name in unknown})
 
 
 def _analysis_or_404(request, pk: int):
@@ -71,15 +89,16 @@ class AnalysisListCreate(APIView):
     @extend_schema(
         operation_id="analyses_list",
         summary="List your analyses, newest first",
-        parameters=[ListFilterSerializer,
-                    OpenApiParameter("page", OpenApiTypes.INT),
-                    OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 100")],
+        parameters=[ListFilterSerializer],
         responses={200: AnalysisPageSerializer, **errors_for(400, 404)},
     )
     def get(self, request):
+        only_known(request.query_params, ListFilterSerializer().fields)
+        no_blanks(request.query_params, ListFilterSerializer().fields)
         filters = ListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        media = selectors.analysis_list_for_user(request.user, **filters.validated_data)
+        wanted = {k: v for k, v in filters.validated_data.items() if k in ("status", "verdict")}
+        media = selectors.analysis_list_for_user(request.user, **wanted)
         paginator = AnalysisPagination()
         page = paginator.paginate_queryset(media, request, view=self)
         data = AnalysisSerializer(page, many=True, context={"request": request}).data
@@ -94,6 +113,7 @@ class AnalysisListCreate(APIView):
         responses={201: AnalysisDetailSerializer, 200: AnalysisDetailSerializer, **errors_for(400, 413)},
     )
     def post(self, request):
+        no_blanks(request.data, ["callback_url"])
         form = AnalysisCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         callback_url = form.validated_data.get("callback_url")
@@ -105,7 +125,9 @@ class AnalysisListCreate(APIView):
         try:
             result = intake.media_upload(owner=request.user, uploaded=form.validated_data["file"])
         except intake.UploadRejected as exc:
-            raise errors.ApiError(exc.code, exc.message, errors.UPLOAD_STATUS.get(exc.code, 400)) from exc
+            retry = selectors.upload_retry_after(request.user) if exc.code == detection_errors.RATE_LIMITED else None
+            raise errors.ApiError(exc.code, exc.message, errors.UPLOAD_STATUS.get(exc.code, 400),
+                                  retry_after=retry) from exc
         if callback_url:
             services.webhook_attach(job=result.media.job, url=callback_url)
         media = selectors.analysis_for_user(request.user, result.media.pk)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "deepfake_portal.middleware.DatabaseUnavailableMiddleware",
+    "deepfake_portal.middleware.ApiProblemMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,6 +157,9 @@ DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
 VOICE_MODEL = envstr("VOICE_MODEL", "")
 SYNC_ENABLED = envbool("SYNC_ENABLED", True)
 SYNC_MIN_SPEECH_SECONDS = envfloat("SYNC_MIN_SPEECH_SECONDS", 1.0)
+# A video browsers cannot play gets an H.264/AAC preview from the worker (detection.previews), by ffmpeg.
+PREVIEW_TIMEOUT_SECONDS = envint("PREVIEW_TIMEOUT_SECONDS", 120)
+PREVIEW_THREADS = envint("PREVIEW_THREADS", 1)
 
 # The model registry (registry/): workers serve its serving version, cached here by sha256; DETECTOR_CHECKPOINT
 # is the embedded default while the registry is empty (`manage.py models init` registers it).
@@ -253,8 +257,9 @@ API_THROTTLE_TOKEN = envstr("API_THROTTLE_TOKEN", "60/min")
 API_PAGE_SIZE = envint("API_PAGE_SIZE", 20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Deepfake Portal API",
-    "DESCRIPTION": "Upload media for deepfake analysis and read the results. Errors are "
-                   '{"error": {"code": "...", "message": "..."}} with a stable code.',
+    "DESCRIPTION": "Upload media for deepfake analysis and read the results. Every error is an RFC 9457 "
+                   "problem document (application/problem+json: type, title, status, detail) with a stable "
+                   "`code`; a 429 says when to retry in Retry-After.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -263,6 +268,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # issue 22: two choice sets are called "status" (the job's and the Content Credentials'); each keeps a name
+    # The documented way in is the bearer token. The browser's session also works (the docs page's "try it
+    # out" uses it) but is not a second scheme: with two, an invalid cookie beside a valid token would read as
+    # "accepted bad credentials" to a client checking the schema.
+    "AUTHENTICATION_WHITELIST": ["api.authentication.ApiTokenAuthentication"],
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "detection.models.DetectionJob.Status",
                             "ProvenanceStatusEnum": "provenance.models.Provenance.Status",
                             "EvidenceStatusEnum": "detection.models.EvidenceStatus"},

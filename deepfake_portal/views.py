@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from detection import views as detection_views
+from ml.media import decode as formats
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -13,5 +14,8 @@ def home(request):
     limits = {
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "max_minutes": settings.UPLOAD_MAX_SECONDS / 60,
+        "video_types": ", ".join(formats.VIDEO_NAMES),
+        "image_types": ", ".join(formats.IMAGE_NAMES),
+        "audio_types": ", ".join(formats.AUDIO_NAMES),
     }
     return render(request, "home.html", {"limits": limits})

@@ -29,8 +29,8 @@ class FrameResultInline(admin.TabularInline):
 
 @admin.register(DetectionJob)
 class DetectionJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "media", "status", "stage", "progress", "label", "score", "model_version", "attempts", "queued_at")
-    list_filter = ("status", "verdict", "label", "model_version", "error_code")
+    list_display = ("id", "media", "status", "stage", "progress", "verdict", "score", "model_version", "attempts", "queued_at")
+    list_filter = ("status", "verdict", "model_version", "error_code")
     list_select_related = ("media", "media__owner")
     readonly_fields = ("media",)
     inlines = [FrameResultInline]

@@ -26,7 +26,7 @@ from .verdicts import AUTHENTIC, FAKE, INCONCLUSIVE, Verdict
 FACE, VOICE, SYNC, WHOLE_IMAGE = "face", "voice", "sync", "whole_image"
 # Reasons beyond verdicts.REASONS (the constant is verdicts' own once it has it).
 SIGNALS_DISAGREE = getattr(verdicts, "SIGNALS_DISAGREE", "signals_disagree")
-NO_SPEECH = "no_speech"
+NO_SPEECH = getattr(verdicts, "NO_SPEECH", "no_speech")
 EXTRA_REASONS = {
     SIGNALS_DISAGREE: "The kinds of evidence disagree: one leans fake only slightly while another reads authentic.",
     NO_SPEECH: "No speech was found in the sound, so there is nothing to judge.",

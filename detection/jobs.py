@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import detector, errors, evidence, soundtrack, verdicts
+from . import detector, errors, evidence, previews, soundtrack, verdicts
 from .models import DetectionJob, FrameResult, Media, SyncEvidence, VoiceEvidence
 from .signals import job_ended
 from .storage import STORAGE_ERRORS, private_storage, remove_quietly
@@ -231,7 +231,9 @@ def _analyse(job: DetectionJob) -> None:
             job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
                      model_version=prediction.model_version, timings=prediction.timings)
             return
-        _job_finish(job, prediction, model_card=card)
+        playback, preview_path = previews.preview_prepare(media_path, kind=job.media.kind, fmt=job.media.format,
+                                                          work_dir=heatmap_dir)
+        _job_finish(job, prediction, model_card=card, playback=playback, preview_path=preview_path)
 
 
 def _soundtrack(job: DetectionJob, prediction, media_path: str, work_dir: str, progress):
@@ -268,15 +270,17 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     return name
 
 def job_verdict(*, score: float | None, threshold: float | None, faces_found: int,
-                face_sizes: list[int]) -> verdicts.Verdict:
-    """The verdict in words for a finished analysis, with the band and face size limit from settings."""
-    return verdicts.verdict_for_score(
+                face_sizes: list[int], clip_parts: dict | None = None) -> verdicts.Verdict:
+    """The verdict for a finished analysis, decided once (detection.verdicts.decide) with the band and
+    face size limit from settings."""
+    return verdicts.decide(
         score=score,
         threshold=0.5 if threshold is None else threshold,
         band=settings.RESULT_INCONCLUSIVE_BAND,
         faces_found=faces_found,
         face_sizes=face_sizes,
         min_face_px=settings.RESULT_MIN_FACE_PX,
+        clip_parts=clip_parts,
     )
 
 
@@ -286,18 +290,21 @@ def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
     if job.media.kind != Media.Kind.AUDIO:
         face_verdict = job_verdict(score=prediction.score, threshold=prediction.threshold,
                                    faces_found=prediction.faces_found,
-                                   face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows])
+                                   face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
+                                   clip_parts=getattr(prediction, "clip_parts", None))
         face = evidence.Evidence(evidence.FACE, face_verdict, prediction.score, prediction.threshold)
     return evidence.combine(face=face, voice=VoiceEvidence.objects.filter(job=job).first(),
                             sync=SyncEvidence.objects.filter(job=job).first(),
                             band=settings.RESULT_INCONCLUSIVE_BAND)
 
 
-def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None) -> None:
-    """Store heatmaps and frame rows and mark the job done, all or nothing."""
+def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None, playback: str = "",
+                preview_path: str | None = None) -> None:
+    """Store heatmaps, frame rows and the preview and mark the job done, all or nothing."""
     saved: list[str] = []
     try:
         prefix = f"jobs/{job.pk}/"
+        preview = _store_copy(preview_path, prefix, saved)
         rows = [
             FrameResult(
                 job=job,
@@ -324,7 +331,6 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
                 status=DetectionJob.Status.DONE,
                 progress=100,
                 stage="done",
-                label=prediction.label or "",
                 score=prediction.score,
                 threshold=prediction.threshold,
                 model_version=prediction.model_version,
@@ -332,6 +338,9 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
                 verdict=verdict.key,
                 verdict_reason=verdict.reason,
                 verdict_driver=driver or "",
+                clip_parts=_json_ready(getattr(prediction, "clip_parts", None)),
+                playback=playback,
+                preview=preview,
                 model_card=model_card or {},
                 timings=prediction.timings,
                 error_code="",
@@ -347,6 +356,14 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
     except BaseException:
         remove_quietly(saved)
         raise
+
+
+def _json_ready(parts: dict | None) -> dict | None:
+    """Clip parts with plain numbers (numpy floats do not go into a JSON column)."""
+    if not isinstance(parts, dict):
+        return None
+    return {k: (v if v is None or isinstance(v, (str, bool)) else (int(v) if k.startswith("frames") else float(v)))
+            for k, v in parts.items()}
 
 
 class _JobNoLongerRunning(Exception):

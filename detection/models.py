@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from . import verdicts
 from .storage import get_private_storage
 
 
@@ -50,7 +51,6 @@ class DetectionJob(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     model_version = models.CharField(max_length=64, blank=True, db_index=True)
-    label = models.CharField(max_length=8, blank=True, db_index=True)  # "fake" | "real" | ""
     score = models.FloatField(null=True, blank=True)  # probability of fake
     threshold = models.FloatField(null=True, blank=True)
     faces_found = models.PositiveIntegerField(default=0)
@@ -59,6 +59,11 @@ class DetectionJob(models.Model):
     verdict_reason = models.CharField(max_length=16, blank=True)  # why inconclusive
     # Which evidence drove the verdict (detection.evidence): face | voice | sync | whole_image | "".
     verdict_driver = models.CharField(max_length=16, blank=True)
+    # The parts of a clip score (ml.inference.result.Prediction.clip_parts): frame mean, top-k, temporal.
+    clip_parts = models.JSONField(null=True, blank=True)
+    # How a browser plays the video (detection.previews): "native", "preview" (this file), "none"; "" for images.
+    playback = models.CharField(max_length=8, blank=True)
+    preview = models.FileField(storage=get_private_storage, max_length=255, blank=True)
     model_card = models.JSONField(default=dict, blank=True)  # summary of the card of the model that ran
     timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
@@ -79,6 +84,11 @@ class DetectionJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def verdict_obj(self):
+        """The stored verdict (detection.verdicts.Verdict), or None."""
+        return verdicts.stored(self.verdict, self.verdict_reason)
 
 
 class FrameResult(models.Model):

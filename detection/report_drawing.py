@@ -88,7 +88,7 @@ def _nice_step(span: float, ticks: int = 6) -> float:
 def _timeline(pdf: FPDF, frames: list[dict], *, duration: float, threshold: float, band: float,
               x: float, y: float, w: float, h: float) -> None:
     """Per-frame scores against time: the threshold dashed, the inconclusive band shaded, one line per
-    face track, each analysed face a dot (red at or over the threshold, green under it)."""
+    face track, each analysed face a mark in its verdict's colour and shape (see ``side_of``)."""
     left, bottom = 12.0, 8.0  # room for the axis labels
     cx, cy, cw, ch = x + left, y, w - left - 2, h - bottom
     end = max(duration or 0.0, max((f["time_seconds"] for f in frames), default=0.0), 0.1)
@@ -141,13 +141,38 @@ def _timeline(pdf: FPDF, frames: list[dict], *, duration: float, threshold: floa
         if len(points) > 1:
             pdf.polyline([(px(f["time_seconds"]), py(f["score"])) for f in points])
     pdf.set_line_width(0.15)
-    for frame in frames:
-        colour = COLOURS["fake"] if frame["score"] >= threshold else COLOURS["authentic"]
-        pdf.set_fill_color(*colour)
+    for frame in frames:  # the verdict's three colours and shapes, as on the result page
+        key = side_of(frame["score"], threshold, band)
+        fx, fy, r = px(frame["time_seconds"]), py(frame["score"]), 1.1
+        pdf.set_fill_color(*COLOURS[key])
         pdf.set_draw_color(255, 255, 255)
-        pdf.circle(px(frame["time_seconds"]), py(frame["score"]), 0.9, style="FD")
+        if key == "fake":
+            pdf.polygon([(fx, fy - r), (fx + r, fy + r * 0.8), (fx - r, fy + r * 0.8)], style="FD")
+        elif key == "inconclusive":
+            pdf.polygon([(fx, fy - r), (fx + r, fy), (fx, fy + r), (fx - r, fy)], style="FD")
+        else:
+            pdf.circle(fx, fy, r * 0.85, style="FD")
     pdf.set_text_color(*INK)
     pdf.set_draw_color(*INK)
+
+
+def side_of(score: float, threshold: float, band: float) -> str:
+    """A frame score's verdict key, with the band (frames have no face-size or disagreement rules)."""
+    if abs(score - threshold) < band:
+        return "inconclusive"
+    return "fake" if score >= threshold else "authentic"
+
+
+def _clip_parts_lines(parts: dict | None) -> list[str]:
+    """How the clip score was made, in one line (videos scored with clip parts)."""
+    if not parts:
+        return []
+    names = (("frame_mean", "frame mean"), ("topk_mean", "top-k mean"), ("temporal", "temporal"))
+    numbers = [f"{name} {parts[key]:.3f}" for key, name in names if isinstance(parts.get(key), (int, float))]
+    line = "Clip score parts: " + ", ".join(numbers)
+    if isinstance(parts.get("frames"), int):
+        line += f"; {parts.get('frames_above', 0)} of {parts['frames']} frames above the threshold"
+    return [line + "."]
 
 
 def report_pdf(media: Media) -> bytes:
@@ -217,15 +242,16 @@ def report_pdf(media: Media) -> bytes:
                      f"{'manipulated' if key == 'fake' else 'authentic'}.")
     if analysis["verdict_driver"]["words"]:  # issue 29
         lines.append(f"What drove it: {analysis['verdict_driver']['words']}.")
-    if analysis["inconclusive_reason"]:
-        lines.append(analysis["inconclusive_reason"])
-    if analysis["status"] == "failed" and analysis["error_message"] not in (None, "", analysis["inconclusive_reason"]):
+    if analysis["reason_words"]:
+        lines.append(analysis["reason_words"])
+    if analysis["status"] == "failed" and analysis["error_message"] not in (None, "", analysis["reason_words"]):
         lines.append(analysis["error_message"])
     if analysis["score"] is not None:
         lines.append(f"Score {analysis['score']:.3f} (the model's probability of "
                      f"{'synthetic speech' if file['kind'] == 'audio' else 'manipulation'}); threshold "
                      f"{analysis['threshold']:.2f}; scores within {analysis['inconclusive_band']:.2f} of it read "
                      "inconclusive.")
+    lines += _clip_parts_lines(analysis["clip_parts"])
     for line in lines:
         pdf.set_x(pdf.l_margin + 5)
         pdf.multi_cell(width - 5, 5, _latin1(line), align="L", new_x="LMARGIN", new_y="NEXT")
@@ -273,8 +299,9 @@ def report_pdf(media: Media) -> bytes:
         _timeline(pdf, frames, duration=file["duration_seconds"] or 0.0, threshold=analysis["threshold"],
                   band=analysis["inconclusive_band"], x=pdf.l_margin, y=chart_y, w=width, h=CHART_MM)
         pdf.set_xy(pdf.l_margin, chart_y + CHART_MM + 1)
-        paragraph("Each dot is one analysed face (red: at or over the threshold; green: under it); the shaded "
-                  "band around the dashed threshold is where a score reads inconclusive.", size=8, colour=MUTED)
+        paragraph("Each mark is one analysed face: a red triangle reads likely fake, an amber diamond (inside the "
+                  "shaded band around the dashed threshold) inconclusive, a green circle likely authentic.",
+                  size=8, colour=MUTED)
 
     draw_voice(pdf, data["voice"], selectors.voice_row(job), heading=heading, paragraph=paragraph, fact=fact)
     draw_sync(data["sync"], heading=heading, paragraph=paragraph, fact=fact)
@@ -282,8 +309,12 @@ def report_pdf(media: Media) -> bytes:
     # The most suspicious faces, with and without their heatmaps.
     heat_frames = []
     if analysis["status"] == "done":
-        heat_frames = sorted(FrameResult.objects.filter(job=job).exclude(heatmap="").exclude(thumbnail=""),
-                             key=lambda f: (-f.score, f.time))[:TOP_FACES]
+        # Only faces at or over the threshold are "suspicious"; with none, the report says so.
+        heat_frames = sorted(FrameResult.objects.filter(job=job, score__gte=analysis["threshold"])
+                             .exclude(heatmap="").exclude(thumbnail=""), key=lambda f: (-f.score, f.time))[:TOP_FACES]
+        if not heat_frames and frames:
+            heading("The most suspicious faces")
+            paragraph(f"None: no analysed face scored at or over the threshold ({analysis['threshold']:.2f}).")
     if heat_frames:
         gap, pair_gap = 2.0, 8.0
         side = min(FACE_MM, (width - pair_gap - 2 * gap) / 4)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from provenance.selectors import provenance_for
 
-from . import evidence, selectors
+from . import selectors, verdicts
 from .models import FrameResult, Media
 
 REPORT_FORMAT = 1
@@ -39,15 +39,13 @@ def report_data(media: Media) -> dict:
         },
         "analysis": {
             "status": job.status,
-            "verdict": verdict.key if verdict else None,
-            "verdict_words": verdict.words if verdict else None,
-            "inconclusive_reason": evidence.explanation(verdict) or None,
+            **verdicts.as_dict(verdict, job.score),  # verdict, verdict_words, confidence, reason, reason_words
             # Issue 29: which evidence drove the verdict (face | voice | sync | whole_image) and the rule.
             "verdict_driver": selectors.verdict_driver_data(job),
             "score": job.score,
             "threshold": job.threshold,
             "inconclusive_band": settings.RESULT_INCONCLUSIVE_BAND,
-            "confidence": selectors.job_confidence(job),
+            "clip_parts": job.clip_parts if isinstance(job.clip_parts, dict) and job.clip_parts else None,
             "faces_found": job.faces_found,
             "error_code": job.error_code or None,
             "error_message": job.error_message or None,

@@ -50,6 +50,11 @@ def media_list_for_user(user: AbstractBaseUser) -> QuerySet[Media]:
     return Media.objects.filter(owner=user).select_related("job")
 
 
+def _with_outcome(media: QuerySet[Media]) -> QuerySet[Media]:
+    """With each job's moderation item (by name: this app never imports moderation), for its badge."""
+    return media.select_related("job__moderation")
+
+
 def media_count_for_user(user: AbstractBaseUser) -> int:
     return Media.objects.filter(owner=user).count()
 
@@ -65,7 +70,7 @@ def history_page_for_user(user: AbstractBaseUser, *, sort: str = DEFAULT_HISTORY
         FrameResult.objects.filter(job__media=OuterRef("pk")).exclude(thumbnail="").order_by("-score", "id")
     )
     media = (
-        media_list_for_user(user)
+        _with_outcome(media_list_for_user(user))
         .annotate(thumbnail_frame_id=Subquery(thumbnail.values("pk")[:1]), verdict_rank=_VERDICT_RANK)
         .order_by(*HISTORY_SORTS[sort])
     )
@@ -85,21 +90,18 @@ def job_status(job: DetectionJob) -> dict:
         "stage_label": STAGE_LABELS.get(job.stage, job.stage.replace("_", " ").capitalize()),
         "progress": job.progress,
         "final": job.is_final,
-        "label": job.label or None,
+        **verdicts.as_dict(job_verdict(job), job.score),
         "score": job.score,
         "threshold": job.threshold,
         "model_version": job.model_version or None,
         "error_code": job.error_code or None,
         "error_message": job.error_message or None,
-        "verdict": job.verdict or None,
     }
 
 
 def job_verdict(job: DetectionJob) -> verdicts.Verdict | None:
     """The stored verdict of a finished job (none while it runs, or when it failed for another reason)."""
-    if not job.verdict:
-        return None
-    return verdicts.Verdict(job.verdict, job.verdict_reason)
+    return verdicts.stored(job.verdict, job.verdict_reason)
 
 
 def job_confidence(job: DetectionJob) -> float | None:
@@ -195,3 +197,17 @@ def verdict_driver_data(job: DetectionJob) -> dict:
     driver = job.verdict_driver or None
     return {"driver": driver, "words": evidence.driver_words(verdict, driver) or None,
             "explanation": evidence.explanation(verdict) or None, "rule": evidence.RULE_WORDS}
+CLIP_PART_NAMES = (("frame_mean", "Frame mean"), ("topk_mean", "Top-k mean"), ("temporal", "Temporal"))
+
+
+def clip_parts_rows(job: DetectionJob) -> list[dict]:
+    """The parts of a clip score for pages and the PDF: [{key, name, value (or None)}], plus the frames
+    above the threshold; empty for images and jobs without parts."""
+    parts = job.clip_parts if isinstance(job.clip_parts, dict) else None
+    if not parts:
+        return []
+    rows = [{"key": key, "name": name, "value": parts.get(key)} for key, name in CLIP_PART_NAMES]
+    if isinstance(parts.get("frames"), int):
+        rows.append({"key": "frames_above", "name": "Frames above threshold",
+                     "value": f"{parts.get('frames_above', 0)} of {parts['frames']}"})
+    return rows

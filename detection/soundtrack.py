@@ -198,14 +198,11 @@ def audio_prediction(voice: VoiceEvidence) -> SimpleNamespace:
     """An audio upload's analysis in the shape ``jobs`` finishes a face prediction with: no frames, the
     voice's score and model. Status "ok" also for no speech (the verdict then says inconclusive)."""
     usable = voice.status in (EvidenceStatus.OK, EvidenceStatus.NO_SPEECH)
-    label = ""
-    if voice.status == EvidenceStatus.OK and voice.score is not None and voice.threshold is not None:
-        label = "fake" if voice.score >= voice.threshold else "real"
     return SimpleNamespace(
         status="ok" if usable else "error",
         error_code=voice.reason_code or "voice_error",
         error=voice.reason or REASONS["error"],
-        frames=[], faces_found=0, label=label,
+        frames=[], faces_found=0, clip_parts=None,
         score=voice.score, threshold=voice.threshold, model_version=voice.model_version,
         timings={"voice": getattr(voice, "timing", None)},
     )

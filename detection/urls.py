@@ -10,6 +10,7 @@ urlpatterns = [
     path("media/<int:pk>/", views.result, name="result"),
     path("media/<int:pk>/status/", views.status, name="status"),
     path("media/<int:pk>/file/", views.media_file, name="media_file"),
+    path("media/<int:pk>/preview.mp4", views.media_preview, name="media_preview"),
     path("media/<int:pk>/delete/", views.delete, name="delete"),
     path("media/<int:pk>/spectrogram.png", views.spectrogram, name="spectrogram"),
     path("media/<int:pk>/report.json", views.report_json, name="report_json"),

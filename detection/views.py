@@ -13,28 +13,13 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ml.media import decode as formats
+
 from . import deletion, intake, report_drawing, reports, selectors
 from .sendfile import private_file_response, ranged_file_response
 from .forms import UploadForm
-from ml.media.audio import AUDIO_TYPES_WORDS
 
-CONTENT_TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-    "webm": "video/webm",
-    "mkv": "video/x-matroska",
-    "avi": "video/x-msvideo",
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "m4a": "audio/mp4",
-    "aac": "audio/aac",
-    "ogg": "audio/ogg",
-    "flac": "audio/flac",
-    "mka": "audio/webm",
-}
+CONTENT_TYPES = formats.CONTENT_TYPES  # the one list (ml.media.decode)
 
 
 def _get_media_for_user(request, pk: int):
@@ -70,9 +55,10 @@ def upload_limits_context() -> dict:
         "max_duration": _human_seconds(limits.max_seconds),
         "max_side": f"{limits.max_side:,}",
         "per_hour": settings.UPLOADS_PER_HOUR,
-        "video_types": "mp4, mov, webm, avi, mkv",
-        "image_types": "jpg, png, webp",
-        "audio_types": AUDIO_TYPES_WORDS,
+        "video_types": ", ".join(formats.VIDEO_NAMES),
+        "video_codecs": formats.VIDEO_CODECS,
+        "image_types": ", ".join(formats.IMAGE_NAMES),
+        "audio_types": ", ".join(formats.AUDIO_NAMES),
     }
 
 
@@ -133,6 +119,7 @@ def result(request, pk: int):
         "status": selectors.job_status(job),
         "verdict": selectors.job_verdict(job),
         "confidence": selectors.job_confidence(job),
+        "clip_parts": selectors.clip_parts_rows(job),
         "frames": frames,
         "heatmap_frames": [f for f in frames if f.heatmap],
         "timeline": selectors.timeline_points(frames),
@@ -182,6 +169,17 @@ def media_file(request, pk: int):
     media = _get_media_for_user(request, pk)
     content_type = CONTENT_TYPES.get(media.format, "application/octet-stream")
     return ranged_file_response(request, media.file, content_type, filename=media.original_name)
+
+
+@login_required
+@require_GET
+def media_preview(request, pk: int):
+    """The H.264/AAC copy the worker made of a video browsers cannot play (detection.previews), ranged."""
+    media = _get_media_for_user(request, pk)
+    if not media.job.preview:
+        raise Http404("No preview.")
+    stem = os.path.splitext(media.original_name)[0] or "upload"
+    return ranged_file_response(request, media.job.preview, "video/mp4", filename=f"{stem}-preview.mp4")
 
 
 @login_required

@@ -41,7 +41,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 @admin.register(ModerationItem)
 class ModerationItemAdmin(ReadOnlyAdmin):
     list_display = ("id", "job", "status", "high_score", "inconclusive", "reported", "flagged_at", "reviewed_by")
-    list_filter = ("status", "high_score", "inconclusive", "reported", "job__label", "job__model_version")
+    list_filter = ("status", "high_score", "inconclusive", "reported", "job__verdict", "job__model_version")
     list_select_related = ("job", "reviewed_by")
     readonly_fields = ("job", "status", "high_score", "inconclusive", "reported", "report_comment", "reported_at",
                        "flagged_at", "reviewed_by", "reviewed_at")

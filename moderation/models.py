@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.db import models
 
+from detection import verdicts
 from detection.models import DetectionJob
 
 
@@ -60,6 +61,11 @@ class ModerationItem(models.Model):
     @property
     def is_reviewed(self) -> bool:
         return self.status in self.REVIEWED
+
+    @property
+    def outcome_words(self) -> str:
+        """The outcome in the verdicts' vocabulary ("Confirmed fake by a moderator", "Under review")."""
+        return verdicts.outcome_words(self.status)
 
     @property
     def moderator_label(self) -> str:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from detection import verdicts
 from detection.models import DetectionJob, EvidenceStatus, FrameResult, Media, VoiceEvidence
 from provenance import selectors as provenance_selectors
 
@@ -33,9 +34,8 @@ def item_queue(*, status: str = "", verdict: str = "", model_version: str = "", 
         items = items.filter(status=status)
     elif status == "pending":
         items = items.exclude(status__in=ModerationItem.REVIEWED)
-    if verdict in ("fake", "real"):
-        items = items.filter(job__label=verdict)
-    elif verdict == "inconclusive":  # the verdict in words the result page showed
+    verdict = {"real": verdicts.AUTHENTIC}.get(verdict, verdict)  # "real": links from before issue 32
+    if verdict in verdicts.KEYS:  # the verdict the uploader saw (detection.verdicts)
         items = items.filter(job__verdict=verdict)
     if model_version:
         items = items.filter(job__model_version=model_version)
@@ -140,10 +140,17 @@ def model_health(*, days: int = 14, min_days_shown: int = 7, now=None) -> dict:
     final, failures = stats.failure_rates((status, code) for *_, status, code in rows)
 
     agreement = stats.agreement(
-        (label, ModerationItem.LABELS[status])
-        for label, status in ModerationItem.objects.filter(status__in=ModerationItem.REVIEWED)
-        .exclude(job__label="").values_list("job__label", "status")
+        (verdict, verdicts.OUTCOME_VERDICT[status])
+        for verdict, status in ModerationItem.objects.filter(status__in=ModerationItem.REVIEWED)
+        .exclude(job__verdict="").values_list("job__verdict", "status")
     )
+    outcome_of = {v: status for status, v in verdicts.OUTCOME_VERDICT.items()}
+    agreement["rows"] = []  # the table in the verdicts' words
+    for key, n in agreement["table"].items():
+        detector, moderator = key.split("->")
+        agreement["rows"].append({"detector": verdicts.WORDS.get(detector, detector), "count": n,
+                                  "detector_key": detector, "moderator": verdicts.outcome_words(outcome_of[moderator]),
+                                  "agree": detector == moderator})
     return {
         "days": days,
         "per_day": per_day,

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from detection import verdicts
 from detection.models import DetectionJob, EvidenceStatus, VoiceEvidence
 from provenance import selectors as provenance_selectors
 
@@ -56,7 +57,8 @@ def flag_reasons(job: DetectionJob) -> dict[str, bool]:
     if job.status == DetectionJob.Status.FAILED or job.score is None:
         return {**none, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice}
     high = job.score >= settings.MODERATION_SCORE_THRESHOLD
-    inconclusive = job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND
+    inconclusive = job.verdict == verdicts.INCONCLUSIVE or (
+        job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND)
     return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice}
 
 

@@ -31,17 +31,25 @@ def failure_rates(statuses_and_codes: Iterable[tuple[str, str]]) -> tuple[int, l
     return final, rows
 
 
-def agreement(pairs: Iterable[tuple[str, str]]) -> dict:
-    """Detector label vs moderator label over reviewed items: the agreeing share and a 2x2 table."""
+def agreement(pairs: Iterable[tuple[str, str]], *, undecided: Iterable[str] = ("inconclusive",)) -> dict:
+    """Detector verdict vs moderator outcome over reviewed items: the agreeing share and the table.
+
+    A verdict in ``undecided`` (inconclusive) neither agrees nor disagrees: it is counted apart, and the
+    rate is over the items the detector called one way or the other.
+    """
+    undecided = set(undecided)
     table = Counter()
     for detector, moderator in pairs:
         table[(detector, moderator)] += 1
     total = sum(table.values())
+    decided = sum(n for (d, m), n in table.items() if d not in undecided)
     agreed = sum(n for (d, m), n in table.items() if d == m)
     return {
         "total": total,
+        "decided": decided,
+        "undecided": total - decided,
         "agreed": agreed,
-        "rate": agreed / total if total else None,
+        "rate": agreed / decided if decided else None,
         "table": {f"{d}->{m}": n for (d, m), n in sorted(table.items())},
     }
 

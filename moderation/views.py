@@ -2,6 +2,7 @@
 goes through the owner-scoped detection selector (outsiders get 404)."""
 import mimetypes
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -11,20 +12,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from detection import selectors as detection_selectors
+from detection import verdicts
 from detection.sendfile import private_file_response, ranged_file_response
 from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
 from registry import charts as registry_charts
 from registry import selectors as registry_selectors
 
-from . import charts, selectors, services
-from .models import AuditEntry, ModerationItem
+from . import charts, selectors, services, wording
+from .models import ModerationItem
 
 moderator_required = permission_required("detection.review_media", raise_exception=True)
 PAGE_SIZE = 50
 
-ACTION_CHOICES = [(a, AuditEntry.Action(a).label) for a in services.REVIEW_ACTIONS]
-BULK_CHOICES = [(a, AuditEntry.Action(a).label) for a in services.BULK_ACTIONS]
+ACTION_CHOICES = wording.action_choices(services.REVIEW_ACTIONS)
+BULK_CHOICES = wording.action_choices(services.BULK_ACTIONS)
 
 
 @login_required
@@ -58,6 +60,7 @@ def queue(request):
         "provenance_filters": provenance_selectors.QUEUE_FILTER_CHOICES,
         "model_versions": selectors.model_versions(),
         "bulk_actions": BULK_CHOICES,
+        "verdict_choices": [(key, verdicts.WORDS[key]) for key in verdicts.KEYS],
         "query": request.GET.urlencode(),
     })
 
@@ -98,17 +101,26 @@ def review(request, pk: int):
             messages.success(request, "Saved.")
         return redirect("moderation:review", pk=item.pk)
     job = item.job
+    frames = list(job.frames.all()) if job.status == job.Status.DONE else []
+    entries = list(selectors.item_audit_entries(item).select_related("actor"))
+    for entry in entries:
+        entry.sentence = wording.audit_sentence(entry)
     return render(request, "moderation/review.html", {
         "item": item,
         "job": job,
         "media": job.media,
-        "frames": job.frames.all() if job.status == job.Status.DONE else [],
-        "entries": selectors.item_audit_entries(item).select_related("actor"),
+        "frames": frames,
+        "heatmap_frames": [f for f in frames if f.heatmap],
+        "timeline": detection_selectors.timeline_points(frames),
+        "band": settings.RESULT_INCONCLUSIVE_BAND,
+        "clip_parts": detection_selectors.clip_parts_rows(job),
+        "entries": entries,
         "actions": ACTION_CHOICES,
         # Issue 29: the voice and lip-sync evidence, with the flagged media's own player to seek.
         "voice": detection_selectors.voice_data(job, image_url=reverse("moderation:spectrogram", args=[job.media_id])),
         "sync": detection_selectors.sync_data(job),
         "driver": detection_selectors.verdict_driver_data(job),
+        "confidence": verdicts.confidence(score=job.score, verdict=job.verdict_obj),
     })
 
 
@@ -124,11 +136,22 @@ def _file_response(field, content_type: str):
 def media_file(request, pk: int):
     """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
     media = get_object_or_404(selectors.flagged_media(), pk=pk)
-    # Answers Range requests, so the review page's player can seek (issue 29's per-second strip).
+    # Ranged, so the review page's player can seek (issue 29's per-second strip).
     response = ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
                                     filename=media.original_name)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+@moderator_required
+@require_GET
+def media_preview(request, pk: int):
+    """A flagged video's browser-playable preview (detection.previews), under the same check as the original."""
+    media = get_object_or_404(selectors.flagged_media().select_related("job"), pk=pk)
+    if not media.job.preview:
+        raise Http404("No preview.")
+    return ranged_file_response(request, media.job.preview, "video/mp4", filename=f"{media.pk}-preview.mp4")
 
 
 @login_required

@@ -8,10 +8,16 @@ from datetime import timedelta
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from detection import jobs
 from detection.models import DetectionJob, FrameResult, Media
 from detection.storage import private_storage
 
 from .conftest import TEST_PASSWORD
+
+
+def verdict_of(score: float, threshold: float = 0.5):
+    """The verdict a job with this score gets (the band from settings, one big face)."""
+    return jobs.job_verdict(score=score, threshold=threshold, faces_found=1, face_sizes=[200])
 
 
 def make_user(username: str, *, role: str | None = None, staff: bool = False) -> User:
@@ -23,7 +29,7 @@ def make_user(username: str, *, role: str | None = None, staff: bool = False) ->
 
 
 def make_job(owner, *, score: float | None = 0.95, threshold: float = 0.5, status: str = "done",
-             label: str | None = None, model_version: str = "model-a", error_code: str = "",
+             verdict: str | None = None, model_version: str = "model-a", error_code: str = "",
              queued_at=None, seconds: float = 10.0, frames: int = 1, kind: str = "video") -> DetectionJob:
     """A finished (or failed) job with a real file in private storage and ``frames`` frame rows."""
     data = secrets.token_bytes(64)
@@ -33,11 +39,11 @@ def make_job(owner, *, score: float | None = 0.95, threshold: float = 0.5, statu
     media = Media.objects.create(owner=owner, original_name=f"clip-{secrets.token_hex(3)}.{fmt}",
                                  sha256=secrets.token_hex(32), kind=kind, format=fmt, file=name, size=len(data),
                                  width=320, height=240)
-    if label is None and status == "done" and score is not None:
-        label = "fake" if score >= threshold else "real"
+    if verdict is None and status == "done" and score is not None:
+        verdict = verdict_of(score, threshold).key
     job = DetectionJob.objects.create(
         media=media, status=status, score=score if status == "done" else None, threshold=threshold,
-        label=label or "", model_version=model_version, error_code=error_code, progress=100,
+        verdict=verdict or "", model_version=model_version, error_code=error_code, progress=100,
     )
     queued_at = queued_at or timezone.now() - timedelta(minutes=5)
     DetectionJob.objects.filter(pk=job.pk).update(

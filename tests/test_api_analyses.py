@@ -30,10 +30,11 @@ def create(client, name: str, content: bytes, **fields):
 
 def assert_error(response, status: int, code: str):
     assert response.status_code == status, response.content[:500]
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
+    assert response["Content-Type"].startswith("application/problem+json")
+    problem = response.json()  # RFC 9457
+    assert problem["code"] == code and problem["detail"] and problem["status"] == status
+    assert problem["type"] == f"urn:deepfake-portal:problem:{code}" and problem["title"]
+    return problem
 
 
 @pytest.mark.django_db
@@ -69,7 +70,7 @@ class TestBadUploads:
 
     def test_no_file_at_all(self, owner_api):
         error = assert_error(owner_api.post(LIST, {}, format="multipart"), 400, "invalid")
-        assert "file" in error["fields"]
+        assert "file" in error["errors"]
 
     def test_a_private_callback_url_is_refused_by_default(self, owner_api, private_media_root, clips, settings):
         assert settings.WEBHOOK_ALLOW_PRIVATE is False  # the default
@@ -99,10 +100,10 @@ def test_it_creates_lists_filters_and_deduplicates(owner_api, outsider_api, owne
     listing = owner_api.get(LIST).json()
     assert listing["count"] == 2 and [a["id"] for a in listing["results"]] == [second["id"], first["id"]]
     assert owner_api.get(LIST, {"page_size": 1, "page": 2}).json()["results"][0]["id"] == first["id"]
-    DetectionJob.objects.filter(media_id=first["id"]).update(status="done", label="fake", score=0.9)
+    DetectionJob.objects.filter(media_id=first["id"]).update(status="done", verdict="fake", score=0.9)
     assert [a["id"] for a in owner_api.get(LIST, {"status": "done"}).json()["results"]] == [first["id"]]
-    assert [a["id"] for a in owner_api.get(LIST, {"label": "fake"}).json()["results"]] == [first["id"]]
-    assert owner_api.get(LIST, {"label": "real"}).json()["count"] == 0
+    assert [a["id"] for a in owner_api.get(LIST, {"verdict": "fake"}).json()["results"]] == [first["id"]]
+    assert owner_api.get(LIST, {"verdict": "authentic"}).json()["count"] == 0
     assert_error(owner_api.get(LIST, {"status": "bogus"}), 400, "invalid")
     assert outsider_api.get(LIST).json()["count"] == 0
 
@@ -139,7 +140,8 @@ def test_an_analysis_end_to_end_through_the_real_worker(
     # get: the verdict, score, model version and per-frame scores with heatmap links
     result = owner_api.get(detail(analysis["id"])).json()
     assert result["status"] == "done" and result["progress"] == 100 and result["final"]
-    assert result["label"] in ("fake", "real") and 0.0 <= result["score"] <= 1.0
+    assert "label" not in result and result["verdict"] in ("fake", "authentic", "inconclusive")
+    assert 0.0 <= result["score"] <= 1.0
     assert result["model_version"] == job.model_version and result["error_code"] is None
     assert result["frames"] and all(len(f["box"]) == 4 and 0 <= f["score"] <= 1 for f in result["frames"])
     heatmap_url = next(f["heatmap_url"] for f in result["frames"] if f["heatmap_url"])

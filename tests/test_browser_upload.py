@@ -154,7 +154,7 @@ def _sha256(path: Path) -> str:
 
 def test_the_limits_show_before_choosing_and_the_plain_form_is_kept(page, media_files, celery_worker):
     limits = page.locator("#upload-limits").inner_text()
-    for words in ("mp4, mov, webm, avi, mkv", "jpg, png, webp", "200 MB", "10 minutes"):
+    for words in ("mp4, mov, m4v, 3gp, webm, mkv, avi, mpg, ts, flv, wmv, ogv", "jpg, png, webp", "200 MB", "10 minutes"):
         assert words in limits, limits
     assert page.locator(".drop-hint").is_visible()
     assert page.evaluate("document.getElementById('id_file').multiple") is True

@@ -212,7 +212,7 @@ def test_refused_files_end_as_a_clear_form_and_api_error(corpus, owner_client, o
         answer = api.post(reverse("api:analysis_list"), {"file": SimpleUploadedFile(case.name, case.data)},
                           format="multipart")
         assert answer.status_code in (400, 413), case.id
-        assert answer.json()["error"]["code"], case.id
+        assert answer.json()["code"], case.id
     assert Media.objects.count() == 0 and DetectionJob.objects.count() == 0
     assert files_under(tmp_path / "private") == set()  # no .incoming file left behind
 

@@ -33,7 +33,7 @@ def test_a_real_worker_analyses_uploads(transactional_db, celery_worker, clips, 
     job = wait_for_job(media.job.pk, celery_worker)
     assert job.status == DetectionJob.Status.DONE, (job.error_code, job.error_message, celery_worker.log_tail())
     assert job.progress == 100 and job.attempts == 1
-    assert job.label in ("fake", "real") and 0.0 <= job.score <= 1.0
+    assert job.verdict in ("fake", "authentic", "inconclusive") and 0.0 <= job.score <= 1.0
     assert job.model_version and job.threshold is not None
     assert job.faces_found > 0 and job.timings
     assert job.started_at and job.finished_at and job.queued_at <= job.started_at <= job.finished_at
@@ -50,7 +50,7 @@ def test_a_real_worker_analyses_uploads(transactional_db, celery_worker, clips, 
     page = owner_client.get(reverse("detection:result", args=[media.pk]))
     assert b"Verdict" in page.content and job.model_version.encode() in page.content
     status = owner_client.get(reverse("detection:status", args=[media.pk])).json()
-    assert status["status"] == "done" and status["final"] and status["label"] == job.label
+    assert status["status"] == "done" and status["final"] and status["verdict"] == job.verdict and "label" not in status
     heatmap = owner_client.get(reverse("detection:frame_file", args=[heatmaps[0].pk, "heatmap"]))
     assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/jpeg"
     original = owner_client.get(reverse("detection:media_file", args=[media.pk]))

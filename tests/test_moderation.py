@@ -13,7 +13,7 @@ from detection.signals import job_ended
 from moderation import services
 from moderation.models import AuditEntry, ModerationItem
 
-from .moderation_helpers import make_job, make_user
+from .moderation_helpers import make_job, make_user, verdict_of
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ def finish_with(score: float):
 
     def finish(job):
         DetectionJob.objects.filter(pk=job.pk).update(status="done", score=score, threshold=0.5,
-                                                      label="fake" if score >= 0.5 else "real")
+                                                      verdict=verdict_of(score).key)
         job_ended.send_robust(sender=DetectionJob, job_id=job.pk, status="done")
 
     return finish
@@ -110,7 +110,7 @@ def finish_with(score: float):
 
 def queued_job(owner) -> DetectionJob:
     job = make_job(owner, status="queued", score=None)
-    DetectionJob.objects.filter(pk=job.pk).update(status="queued", score=None, label="")
+    DetectionJob.objects.filter(pk=job.pk).update(status="queued", score=None, verdict="")
     return job
 
 
@@ -267,7 +267,7 @@ def test_audit_entries_outlive_the_media_and_the_moderator(owner, moderator):
 
 def test_the_queue_filters_and_sorts(moderator_client, owner, moderator):
     high = flagged(owner, score=0.97, model_version="model-b")
-    unsure = flagged(owner, score=0.45)  # label real, inconclusive
+    unsure = flagged(owner, score=0.45)  # under the threshold, inconclusive
     reported_job = make_job(owner, score=0.05)
     reported = services.verdict_report(job=reported_job, user=owner)
     done = flagged(owner, score=0.93)
@@ -285,9 +285,10 @@ def test_the_queue_filters_and_sorts(moderator_client, owner, moderator):
     assert listed(status="all", sort="score") == [reported.pk, unsure.pk, done.pk, high.pk]
     assert listed(status="all", reason="inconclusive") == [unsure.pk]
     assert listed(status="all", reason="reported") == [reported.pk]
-    assert listed(status="all", verdict="real") == [reported.pk, unsure.pk]
+    # The verdict the uploader saw, in its one vocabulary ("real": old links, read as authentic).
+    assert listed(status="all", verdict="authentic") == listed(status="all", verdict="real") == [reported.pk]
+    assert listed(status="all", verdict="fake") == [done.pk, high.pk]
     assert listed(status="all", model_version="model-b") == [high.pk]
-    DetectionJob.objects.filter(pk=unsure.job_id).update(verdict="inconclusive")
     assert listed(status="all", verdict="inconclusive") == [unsure.pk]
 
 
@@ -383,7 +384,7 @@ def test_admin_lists_users_with_roles_and_jobs_with_filters(admin_client, modera
     assert b"moderator" in users.content and b"uploader" in users.content
     make_job(owner, score=0.95, model_version="model-z")
     jobs = admin_client.get(reverse("admin:detection_detectionjob_changelist"),
-                            {"status__exact": "done", "label__exact": "fake", "model_version": "model-z"})
+                            {"status__exact": "done", "verdict__exact": "fake", "model_version": "model-z"})
     assert jobs.status_code == 200
     assert jobs.context["cl"].result_count == 1
     assert "verdict" in [f if isinstance(f, str) else f[0] for f in jobs.context["cl"].model_admin.list_filter]

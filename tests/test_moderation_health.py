@@ -77,7 +77,7 @@ def known_data(db, settings, monkeypatch):
     # Three failures yesterday: two without a face, one timeout.
     for code in ("no_face", "no_face", "timeout"):
         make_job(owner, status="failed", error_code=code, queued_at=yesterday)
-    # Reviews: detector fake/moderator fake, detector fake/moderator real, detector real/moderator fake.
+    # Reviews: likely fake/confirmed fake, likely fake/confirmed authentic, inconclusive/confirmed fake.
     for job, action in [(done[0], "confirm_fake"), (done[1], "mark_authentic"), (done[2], "confirm_fake")]:
         item = services.flag_if_needed(job_id=job.pk)
         services.item_review(item_id=item.pk, actor=moderator, action=action)
@@ -108,9 +108,13 @@ def test_health_numbers_on_known_data(known_data):
     assert health["failures"] == [{"code": "no_face", "count": 2, "rate": 0.25},
                                   {"code": "timeout", "count": 1, "rate": 0.125}]
     agreement = health["agreement"]
-    assert (agreement["total"], agreement["agreed"]) == (3, 1)
-    assert agreement["rate"] == pytest.approx(1 / 3)
-    assert agreement["table"] == {"fake->fake": 1, "fake->real": 1, "real->fake": 1}
+    # Verdicts, not raw sides: the inconclusive one neither agrees nor disagrees.
+    assert (agreement["total"], agreement["decided"], agreement["undecided"], agreement["agreed"]) == (3, 2, 1, 1)
+    assert agreement["rate"] == pytest.approx(1 / 2)
+    assert agreement["table"] == {"fake->authentic": 1, "fake->fake": 1, "inconclusive->fake": 1}
+    assert {(r["detector"], r["moderator"]) for r in agreement["rows"]} == {
+        ("Likely fake", "Confirmed authentic by a moderator"), ("Likely fake", "Confirmed fake by a moderator"),
+        ("Inconclusive", "Confirmed fake by a moderator")}
 
 
 def test_drift_against_previous_weeks_when_the_card_has_no_validation_scores(known_data, settings):
@@ -160,7 +164,7 @@ def test_the_health_page_shows_the_numbers_and_the_warning(known_data, settings)
     assert f'id="retrain-link" href="{reverse("admin:registry_retrainrun_add")}"' in html  # the loop, where the need shows
     assert 'id="no-shadow"' in html
     assert "median processing 30.0 s" in html and "95th percentile 48.0 s" in html
-    assert "no_face" in html and "Agreement: <strong>33%</strong>" in html
+    assert "no_face" in html and "Agreement: <strong>50%</strong>" in html
     settings.MODERATION_DRIFT_PSI_WARNING = 100.0
     assert 'id="drift-warning"' not in client.get(reverse("moderation:health")).content.decode()
 

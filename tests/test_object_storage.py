@@ -302,7 +302,7 @@ def test_an_upload_while_the_object_store_is_away_is_refused_cleanly(s3, setting
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_services.token_create(user=owner, name='s3').raw}")
     answer = api.post("/api/v1/analyses/", {"file": SimpleUploadedFile("a.mp4", clips["face"].read_bytes())},
                       format="multipart")
-    assert answer.status_code == 503 and answer.json()["error"]["code"] == "storage_unavailable"
+    assert answer.status_code == 503 and answer.json()["code"] == "storage_unavailable"
     assert not Media.objects.exists() and not DetectionJob.objects.exists()
     settings.S3_ENDPOINT_URL = s3.endpoint
     assert s3.names() == []

@@ -119,7 +119,7 @@ def test_the_page_shows_the_limits_before_choosing(owner_client, settings):
     settings.UPLOADS_PER_HOUR = 7
     page = owner_client.get(reverse("detection:upload")).content.decode()
     limits = page[page.index('id="upload-limits"'):page.index('id="upload-form"')]
-    for words in ("50 MB", "2 minutes", "8,000 pixels", "7 files an hour", "mp4, mov, webm, avi, mkv", "jpg, png, webp"):
+    for words in ("50 MB", "2 minutes", "8,000 pixels", "7 files an hour", "mp4, mov, m4v, 3gp, webm, mkv, avi, mpg, ts, flv, wmv, ogv", "jpg, png, webp"):
         assert words in limits, words
     assert 'data-max-bytes="52428800"' in page
     assert "js/upload.js" in page

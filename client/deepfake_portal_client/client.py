@@ -43,8 +43,9 @@ class PortalClient:
     def report(self, analysis_id: int) -> dict:
         return self._request("GET", f"/api/v1/analyses/{int(analysis_id)}/report/")
 
-    def list(self, *, status: str | None = None, label: str | None = None, page: int = 1) -> dict:
-        query = {k: v for k, v in {"status": status, "label": label, "page": page}.items() if v}
+    def list(self, *, status: str | None = None, verdict: str | None = None, page: int = 1) -> dict:
+        """``verdict``: fake | authentic | inconclusive."""
+        query = {k: v for k, v in {"status": status, "verdict": verdict, "page": page}.items() if v}
         return self._request("GET", "/api/v1/analyses/?" + urllib.parse.urlencode(query))
 
     def delete(self, analysis_id: int) -> None:
@@ -83,8 +84,8 @@ class PortalClient:
 
 def _error_of(exc: urllib.error.HTTPError) -> PortalError:
     try:
-        error = json.loads(exc.read())["error"]
-        return PortalError(exc.code, error["code"], error["message"])
+        problem = json.loads(exc.read())  # RFC 9457: {"type", "title", "status", "detail", "code"}
+        return PortalError(exc.code, problem["code"], problem["detail"])
     except (ValueError, KeyError, TypeError):
         return PortalError(exc.code, "http_error", exc.reason or "HTTP error")
 

@@ -172,9 +172,25 @@ def run(cfg: dict, out: Path, resume: bool, stop_after: int | None = None) -> Pa
     return finish(model.eval(), spec, cfg, val, st["history"], out)
 
 
+def finalize(out: Path) -> Path:
+    """Calibrate and export the best weights of a stopped run (its ``state.pt``) without training more."""
+    from ml.audio.calibrate import ValidationSet, finish
+
+    torch.set_num_threads(1)
+    saved = torch.load(out / "state.pt", map_location="cpu", weights_only=False)
+    cfg, st = saved["cfg"], saved["st"]
+    spec = {"name": cfg.get("network", "lcnn"),
+            "args": {"n_bins": features.FRONT_ENDS[cfg["front_end"]], "width": cfg["width"]}}
+    model = build(spec["name"], **spec["args"])
+    model.load_state_dict(st["best"] or saved["model"])
+    _, val_clips = data.group_split(data.read_manifest("train"), seed=cfg["seed"])
+    return finish(model.eval(), spec, cfg, ValidationSet(val_clips, cfg["front_end"]), st["history"], out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.audio.train", description="train the voice network")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--finalize", action="store_true", help="calibrate and export the best weights of a stopped run")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--front-end", choices=sorted(features.FRONT_ENDS), default=DEFAULTS["front_end"])
     parser.add_argument("--minutes", type=float, default=DEFAULTS["minutes"])
@@ -188,6 +204,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop-after", type=int, default=None, help="pause after N steps (continue with --resume)")
     args = parser.parse_args(argv)
+    if args.finalize:
+        print(finalize(Path(args.out)))
+        return 0
     cfg = {**DEFAULTS, "front_end": args.front_end, "minutes": args.minutes, "codecs": not args.no_codecs,
            "network": args.network, "width": args.width or (64 if args.network == "tdnn" else 12), "seed": args.seed, "batch": args.batch, "pairs": args.pairs, "steps": args.steps, "val_every_s": args.val_every}
     print(run(cfg, Path(args.out), args.resume, args.stop_after))

@@ -174,6 +174,8 @@ class Predictor:
                 heatmap_jobs += [(float(probs[r]), track, positions[r], cropped[r][1], m) for r, m in zip(top, maps)]
             if best is None or score > best:
                 best = score
+                if info.kind != "image":
+                    result.clip_parts = self.clip_parts(probs, float(_sigmoid(clip_logit)), score)
 
         result.score = round(best, 6)
         result.label = "fake" if result.score >= self.threshold else "real"
@@ -184,6 +186,18 @@ class Predictor:
                 self._write_heatmaps(frames, heatmap_jobs, result, heatmap_dir, max_heatmaps)
         report("done", 100)
         result.status = "ok"
+
+    def clip_parts(self, calibrated_probs: np.ndarray, lstm_prob: float, score: float) -> dict:
+        """The parts a clip score is made of, calibrated like it, so a reader can check it: the mean and
+        top-quarter mean of the frame probabilities, and the temporal model's probability where the card
+        uses one (``None`` for a monotone rule of frame scores alone)."""
+        uses_lstm = "lstm" in self.card.get("clip_rule", "lstm")
+        temporal = float(calibration.calibrate(self.card, [lstm_prob], "video")[0]) if uses_lstm else None
+        return {"rule": self.card.get("clip_rule", "lstm"), "score": round(score, 6),
+                "frame_mean": round(float(np.mean(calibrated_probs)), 6),
+                "topk_mean": round(topk_mean(calibrated_probs), 6),
+                "temporal": None if temporal is None else round(temporal, 6),
+                "frames_above": int((calibrated_probs >= self.threshold).sum()), "frames": len(calibrated_probs)}
 
     def _write_heatmaps(self, frames, jobs, result, heatmap_dir, max_heatmaps):
         """The ``max_heatmaps`` highest-scoring faces over all tracks: each written as the frame with

@@ -21,15 +21,40 @@ from ml.media import audio
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-VIDEO_CONTAINERS = ("mp4", "mov", "webm", "mkv", "avi")
-UNSUPPORTED_WORDS = ("This is not a supported video (mp4, mov, webm, avi, mkv), image (jpg, png, webp) "
-                     f"or audio file ({audio.AUDIO_TYPES_WORDS}).")
+
+# The one list of what is accepted (pages, forms, API docs and file serving all read it from here). The
+# type is decided from the content (``sniff``), never the name; the names below are what people know.
+# Any codec FFmpeg decodes inside these containers is accepted: H.264, HEVC, VP8/9, AV1, MPEG-4 Part 2,
+# MPEG-1/2, H.263, WMV, Theora, ...
+VIDEO_NAMES = ("mp4", "mov", "m4v", "3gp", "webm", "mkv", "avi", "mpg", "ts", "flv", "wmv", "ogv")
+IMAGE_NAMES = ("jpg", "png", "webp")
+# Audio (ml.media.audio tells them apart): the voice detector alone runs on these.
+AUDIO_NAMES = ("wav", "mp3", "m4a", "aac", "ogg", "opus", "flac")
+# Stored format (what ``sniff`` says; one name per container family) -> the content type it is served as.
+CONTENT_TYPES = {
+    "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+    "mp4": "video/mp4",  # also mov, m4v, 3gp (ISO base media: "ftyp")
+    "mkv": "video/x-matroska",  # also webm
+    "avi": "video/x-msvideo", "mpg": "video/mpeg", "ts": "video/mp2t", "flv": "video/x-flv",
+    "wmv": "video/x-ms-asf", "ogv": "video/ogg",
+    # audio (ml.media.audio): ogg also holds Opus; mka is Matroska/WebM holding only sound
+    "wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac", "ogg": "audio/ogg",
+    "flac": "audio/flac", "mka": "audio/webm",
+}
+VIDEO_CONTAINERS = tuple(f for f, t in CONTENT_TYPES.items() if t.startswith("video/"))
+VIDEO_CODECS = "H.264, HEVC, VP8/VP9, AV1, MPEG-4 Part 2, MPEG-1/2 and the rest FFmpeg decodes"
+SNIFF_BYTES = 512  # enough for an MPEG transport stream's second sync byte (188 bytes apart)
+
+
+UNSUPPORTED_MESSAGE = (f"This is not a supported video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
+                       f"or audio file ({', '.join(AUDIO_NAMES)}).")
+UNSUPPORTED_WORDS = UNSUPPORTED_MESSAGE  # audio-portal's name for it
 
 
 @dataclass(frozen=True)
 class MediaInfo:
     kind: str  # "video" | "image" | "audio"
-    format: str  # jpg, png, webp, mp4 (also mov), mkv (also webm), avi; wav, mp3, m4a, aac, ogg, flac, mka
+    format: str  # a key of CONTENT_TYPES: jpg, png, webp, mp4 (also mov, m4v, 3gp), mkv (also webm), avi, ...; wav, mp3, m4a, aac, ogg, flac, mka
     width: int
     height: int
     duration: float  # seconds, 0 for images
@@ -66,6 +91,16 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", "mkv"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program stream / MPEG-1/2 video
+        return "video", "mpg"
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:  # MPEG transport stream sync bytes
+        return "video", "ts"
+    if head.startswith(b"FLV\x01"):
+        return "video", "flv"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):  # ASF (wmv)
+        return "video", "wmv"
+    if head.startswith(b"OggS"):
+        return "video", "ogv"
     return None
 
 
@@ -75,7 +110,7 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            head = fh.read(16)
+            head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise MediaError(errors.CORRUPT_MEDIA, f"The file could not be read ({exc.strerror}).") from exc
     if size == 0:
@@ -86,12 +121,12 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     if sniffed is None and audio.sniff_audio(head) is not None:
         sniffed = ("audio", audio.sniff_audio(head))
     if sniffed is None:
-        raise MediaError(errors.UNSUPPORTED_TYPE, UNSUPPORTED_WORDS)
+        raise MediaError(errors.UNSUPPORTED_TYPE, UNSUPPORTED_MESSAGE)
     kind, fmt = sniffed
-    if kind == "video" and fmt in ("mp4", "mkv"):
+    if kind == "video" and fmt in ("mp4", "mkv", "ogv"):
         video_streams, audio_streams = audio.audio_streams(path)
-        if video_streams == 0 and audio_streams > 0:  # m4a, or Matroska/WebM holding only sound
-            kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka"}[fmt]
+        if video_streams == 0 and audio_streams > 0:  # m4a, Matroska/WebM or Ogg (Opus, Vorbis) holding only sound
+            kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka", "ogv": "ogg"}[fmt]
     if kind == "audio":
         info = audio.probe_audio(path, fmt)
     else:

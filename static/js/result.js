@@ -60,16 +60,19 @@
       var d = tracks[t].map(function (p) { return x(p.time).toFixed(1) + "," + y(p.score).toFixed(1); }).join(" ");
       el("polyline", { points: d, class: "trace trace-" + (t % 4) }, svg);
     });
+    // The verdict's three colours and shapes (detection.verdicts): a red triangle for likely fake, an amber
+    // diamond inside the inconclusive band, a green circle for likely authentic.
+    var WORDS = { fake: "likely fake", inconclusive: "inconclusive", authentic: "likely authentic" };
     points.forEach(function (p) {
-      var above = p.score >= threshold;
+      var key = Math.abs(p.score - threshold) < band ? "inconclusive" : (p.score >= threshold ? "fake" : "authentic");
       var label = "Frame " + p.index + " at " + p.time.toFixed(2) + " s, face " + (p.track + 1) + ", score " +
-        p.score.toFixed(3) + (above ? " (above threshold)" : " (below threshold)");
-      var g = el("g", { class: "point " + (above ? "point-high" : "point-low"), tabindex: "0", role: "button",
-        "aria-label": label, "data-time": p.time, "data-index": p.index }, svg);
+        p.score.toFixed(3) + " (" + WORDS[key] + ")";
+      var g = el("g", { class: "point point-" + key, tabindex: "0", role: "button",
+        "aria-label": label, "data-time": p.time, "data-index": p.index, "data-verdict": key }, svg);
       el("title", {}, g).textContent = label;
-      // Shape as well as colour: a triangle above the threshold, a circle below it.
       var cx = x(p.time), cy = y(p.score);
-      if (above) el("path", { d: "M" + cx + "," + (cy - 7) + " L" + (cx + 6.5) + "," + (cy + 5) + " L" + (cx - 6.5) + "," + (cy + 5) + " Z" }, g);
+      if (key === "fake") el("path", { d: "M" + cx + "," + (cy - 7) + " L" + (cx + 6.5) + "," + (cy + 5) + " L" + (cx - 6.5) + "," + (cy + 5) + " Z" }, g);
+      else if (key === "inconclusive") el("path", { d: "M" + cx + "," + (cy - 7) + " L" + (cx + 6) + "," + cy + " L" + cx + "," + (cy + 7) + " L" + (cx - 6) + "," + cy + " Z" }, g);
       else el("circle", { cx: cx, cy: cy, r: 5.5 }, g);
       el("circle", { cx: cx, cy: cy, r: 14, class: "hit" }, g);  // a bigger target for fingers
       g.addEventListener("click", function () { seek(p.time); });
@@ -104,6 +107,11 @@
     });
   }
   if (video) {
+    // Even the preview failed here (an old browser, a damaged file): say so and point at the frames.
+    var fallback = document.getElementById("player-fallback");
+    var showFallback = function () { if (fallback) fallback.hidden = false; video.classList.add("unplayable"); };
+    video.addEventListener("error", showFallback);
+    if (video.error) showFallback();
     ["timeupdate", "seeked", "seeking"].forEach(function (ev) {
       video.addEventListener(ev, function () { movePlayhead(); });
     });

@@ -15,7 +15,6 @@
   var maxSize = form.dataset.maxSize || "";
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
   var MAX_PARALLEL = 2;
-  var VERDICTS = { fake: "Likely fake", authentic: "Likely authentic", inconclusive: "Inconclusive" };
   var waiting = [];
   var active = 0;
 
@@ -190,16 +189,23 @@
     if (!body.status.final) poll(item, job, body.status_url);
   }
 
+  // A full stop unless the text already ends a sentence ("nothing to judge." gets no second one).
+  function sentence(text) { return /[.!?]$/.test(text) ? text : text + "."; }
+
   function showStatus(item, job, s) {
     if (s.final) {
       item.bar.remove();
-      if (s.status === "failed") {
+      // The words come from the server (detection.verdicts): the same on every page.
+      if (s.verdict) {
+        item.li.dataset.state = s.status;
+        job.textContent = sentence("Verdict: " + s.verdict_words) + (s.reason_words ? " " + s.reason_words : "");
+        job.classList.add("verdict-" + s.verdict);
+      } else if (s.status === "failed") {
         item.li.dataset.state = "failed";
-        job.textContent = "Analysis failed: " + (s.error_message || "see the result page") + ".";
+        job.textContent = sentence("Analysis failed: " + (s.error_message || "see the result page"));
       } else {
         item.li.dataset.state = "done";
-        job.textContent = "Verdict: " + (VERDICTS[s.verdict] || "ready") + ".";
-        if (s.verdict) job.classList.add("verdict-" + s.verdict);
+        job.textContent = "Done.";
       }
       return;
     }

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('detection', '0004_job_heartbeat'),
+        ('detection', '0006_job_preview'),
     ]
 
     operations = [
