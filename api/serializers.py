@@ -7,14 +7,17 @@ from rest_framework import serializers
 from detection import verdicts
 from ml.media import decode as formats
 from detection.models import DetectionJob, FrameResult, Media
-from detection.selectors import STAGE_LABELS
+from detection.selectors import STAGE_LABELS, sync_data, verdict_driver_data, voice_data
 from provenance.selectors import provenance_for
 from provenance.serializers import ProvenanceSerializer
 
+from .evidence_serializers import SyncSerializer, VerdictDriverSerializer, VoiceSerializer
+
 
 class AnalysisCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text=f"A video ({', '.join(formats.VIDEO_NAMES)}) or "
-                                 f"image ({', '.join(formats.IMAGE_NAMES)}); the type is decided from the content.")
+    file = serializers.FileField(allow_empty_file=True, help_text=f"A video ({', '.join(formats.VIDEO_NAMES)}), "
+                                 f"image ({', '.join(formats.IMAGE_NAMES)}) or audio file "
+                                 f"({', '.join(formats.AUDIO_NAMES)}); the type is decided from the content.")
     callback_url = serializers.URLField(required=False, max_length=500, help_text="POSTed (signed) when the "
                                         "analysis ends; must resolve to a public address.")
 
@@ -93,13 +96,17 @@ class AnalysisSerializer(serializers.ModelSerializer):
     finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)
     webhook = serializers.SerializerMethodField()
     provenance = serializers.SerializerMethodField()  # issue 22
+    verdict_driver = serializers.SerializerMethodField()  # issue 29
+    voice = serializers.SerializerMethodField()
+    sync = serializers.SerializerMethodField()
 
     class Meta:
         model = Media
         fields = ["id", "original_name", "kind", "format", "size", "duration", "width", "height", "sha256",
                   "created", "status", "stage", "stage_label", "progress", "final", "verdict", "verdict_words",
-                  "confidence", "reason", "reason_words", "score", "threshold", "clip_parts", "faces_found", "model_version", "error_code", "error_message", "queued_at",
-                  "started_at", "finished_at", "webhook", "provenance"]
+                  "confidence", "reason", "reason_words", "score", "threshold", "clip_parts", "faces_found",
+                  "model_version", "error_code", "error_message", "queued_at", "started_at", "finished_at",
+                  "webhook", "provenance", "verdict_driver", "voice", "sync"]
 
     def to_representation(self, media):
         data = super().to_representation(media)
@@ -150,6 +157,23 @@ class AnalysisSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProvenanceSerializer(allow_null=True))
     def get_provenance(self, media):
         return provenance_for(media)
+
+
+    @extend_schema_field(VerdictDriverSerializer)
+    def get_verdict_driver(self, media):
+        return verdict_driver_data(media.job)
+
+    @extend_schema_field(VoiceSerializer(allow_null=True))
+    def get_voice(self, media):
+        data = voice_data(media.job, image_url=reverse("detection:spectrogram", args=[media.pk]))
+        request = self.context.get("request")
+        if data and data["spectrogram_url"] and request is not None:
+            data["spectrogram_url"] = request.build_absolute_uri(data["spectrogram_url"])
+        return data
+
+    @extend_schema_field(SyncSerializer(allow_null=True))
+    def get_sync(self, media):
+        return sync_data(media.job)
 
 
 class AnalysisDetailSerializer(AnalysisSerializer):

@@ -152,6 +152,11 @@ DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
+# Issue 29: the voice detector (ml.audio; empty: its default weights) on audio uploads and every video's sound
+# track, and the lip-sync check (ml.sync) on videos with a face and at least this much speech.
+VOICE_MODEL = envstr("VOICE_MODEL", "")
+SYNC_ENABLED = envbool("SYNC_ENABLED", True)
+SYNC_MIN_SPEECH_SECONDS = envfloat("SYNC_MIN_SPEECH_SECONDS", 1.0)
 # A video browsers cannot play gets an H.264/AAC preview from the worker (detection.previews), by ffmpeg.
 PREVIEW_TIMEOUT_SECONDS = envint("PREVIEW_TIMEOUT_SECONDS", 120)
 PREVIEW_THREADS = envint("PREVIEW_THREADS", 1)
@@ -268,7 +273,8 @@ SPECTACULAR_SETTINGS = {
     # "accepted bad credentials" to a client checking the schema.
     "AUTHENTICATION_WHITELIST": ["api.authentication.ApiTokenAuthentication"],
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "detection.models.DetectionJob.Status",
-                            "ProvenanceStatusEnum": "provenance.models.Provenance.Status"},
+                            "ProvenanceStatusEnum": "provenance.models.Provenance.Status",
+                            "EvidenceStatusEnum": "detection.models.EvidenceStatus"},
 }
 # Webhooks: callbacks to private, loopback or link-local addresses are refused unless this is set.
 WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)

@@ -16,5 +16,6 @@ def home(request):
         "max_minutes": settings.UPLOAD_MAX_SECONDS / 60,
         "video_types": ", ".join(formats.VIDEO_NAMES),
         "image_types": ", ".join(formats.IMAGE_NAMES),
+        "audio_types": ", ".join(formats.AUDIO_NAMES),
     }
     return render(request, "home.html", {"limits": limits})

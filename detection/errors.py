@@ -14,7 +14,7 @@ MESSAGES = {
     ml_errors.EMPTY_FILE: "The file is empty.",
     ml_errors.UNSUPPORTED_TYPE: formats.UNSUPPORTED_MESSAGE,
     ml_errors.CORRUPT_MEDIA: "The file is damaged or incomplete and cannot be read.",
-    ml_errors.TOO_LONG: "The video is too long.",
+    ml_errors.TOO_LONG: "The file is too long.",
     ml_errors.TOO_LARGE: "The file is too large.",
     ml_errors.NO_FACE: "No face was found in this file, so there is nothing to analyse.",
     INTERNAL_ERROR: "Something went wrong on our side while analysing this file. Please try again later.",

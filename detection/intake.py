@@ -71,6 +71,18 @@ def _receive(uploaded: UploadedFile, dest: str, max_bytes: int) -> tuple[str, in
     return digest.hexdigest(), size
 
 
+NAMED_TYPES = {"mp3", "wav", "m4a", "aac", "ogg", "opus", "flac", "mp4", "mov", "webm", "avi", "mkv",
+               "jpg", "jpeg", "png", "webp"}
+
+
+def _named_like_media(exc: MediaError, name: str | None) -> str:
+    """The probe's message, plus what the name claimed when the name says a type the content is not."""
+    ext = os.path.splitext(name or "")[1].lower().lstrip(".")
+    if exc.code == errors.ml_errors.UNSUPPORTED_TYPE and ext in NAMED_TYPES:
+        return f"{exc.message} Its name ends in .{ext}, but what it holds is not {ext} (the content decides, not the name)."
+    return exc.message
+
+
 def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadResult:
     """Validate and store an upload, create its job and enqueue it once the transaction commits.
 
@@ -95,7 +107,7 @@ def media_upload(*, owner: AbstractBaseUser, uploaded: UploadedFile) -> UploadRe
         try:
             info = probe(incoming, limits)
         except MediaError as exc:
-            raise UploadRejected(exc.code, exc.message) from exc
+            raise UploadRejected(exc.code, _named_like_media(exc, uploaded.name)) from exc
 
         existing = Media.objects.filter(owner=owner, sha256=sha256).first()
         if existing is not None:

@@ -18,8 +18,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import detector, errors, previews, verdicts
-from .models import DetectionJob, FrameResult
+from . import detector, errors, evidence, previews, soundtrack, verdicts
+from .models import DetectionJob, FrameResult, Media, SyncEvidence, VoiceEvidence
 from .signals import job_ended
 from .storage import STORAGE_ERRORS, private_storage, remove_quietly
 
@@ -195,35 +195,64 @@ def _discard_leftovers(job_id: int) -> None:
 
 
 def _analyse(job: DetectionJob) -> None:
+    audio_only = job.media.kind == Media.Kind.AUDIO
     try:
-        predictor = detector.get_predictor()
+        predictor = None if audio_only else detector.get_predictor()
     except errors.ModelUnavailable as exc:
         logger.error("job %s: %s", job.pk, exc)
         job_fail(job_id=job.pk, code=errors.MODEL_UNAVAILABLE, message=errors.MESSAGES[errors.MODEL_UNAVAILABLE])
         return
+    progress, limit = _ProgressReporter(job.pk), (SoftTimeLimitExceeded,)
     # Local storage: the file itself. Object storage: a temporary download, removed whatever happens.
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir, \
             private_storage.local_copy(job.media.file.name, directory=heatmap_dir) as media_path:
         # Issue 22: Content Credentials and AI labels, beside the detector; never fails the job.
         from provenance.services import provenance_read
-        provenance_read(media=job.media, path=media_path, passthrough=(SoftTimeLimitExceeded,))
-        prediction = predictor.predict(
-            media_path,
-            frames=settings.DETECTOR_FRAMES,
-            heatmap_dir=heatmap_dir,
-            max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
-            progress=_ProgressReporter(job.pk),
-            passthrough=(SoftTimeLimitExceeded,),
-        )
-        if prediction.status != "ok":
+        provenance_read(media=job.media, path=media_path, passthrough=limit)
+        if audio_only:  # issue 29: an audio upload is judged by the voice detector alone
+            voice = soundtrack.voice_analyse(job=job, path=media_path, work_dir=heatmap_dir, progress=progress,
+                                             passthrough=limit)
+            prediction, card = soundtrack.audio_prediction(voice), soundtrack.voice_card(voice)
+        else:
+            prediction = predictor.predict(
+                media_path,
+                frames=settings.DETECTOR_FRAMES,
+                heatmap_dir=heatmap_dir,
+                max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
+                progress=progress,
+                passthrough=limit,
+            )
+            card = detector.model_card_summary(predictor)
+            voice = _soundtrack(job, prediction, media_path, heatmap_dir, progress)
+        # A video without a face but with speech is still judged, by its voice.
+        judged_by_voice = prediction.status == "no_face" and voice is not None and voice.status == "ok"
+        if prediction.status != "ok" and not judged_by_voice:
             code = prediction.error_code or prediction.status
             job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
                      model_version=prediction.model_version, timings=prediction.timings)
             return
         playback, preview_path = previews.preview_prepare(media_path, kind=job.media.kind, fmt=job.media.format,
                                                           work_dir=heatmap_dir)
-        _job_finish(job, prediction, model_card=detector.model_card_summary(predictor), playback=playback,
-                    preview_path=preview_path)
+        _job_finish(job, prediction, model_card=card, playback=playback, preview_path=preview_path)
+
+
+def _soundtrack(job: DetectionJob, prediction, media_path: str, work_dir: str, progress):
+    """Issue 29: a video's sound track through the voice detector, then lips against speech. Never fails
+    the face analysis (the rows record what went wrong); None for images and when the face analysis
+    failed for any reason but a missing face."""
+    if job.media.kind != Media.Kind.VIDEO or prediction.status not in ("ok", "no_face"):
+        return None
+    limit = (SoftTimeLimitExceeded,)
+    voice = soundtrack.voice_analyse(job=job, path=media_path, work_dir=work_dir, progress=progress,
+                                     passthrough=limit)
+    sync = soundtrack.sync_analyse(job=job, path=media_path, faces_found=prediction.faces_found or 0, voice=voice,
+                                   progress=progress, passthrough=limit)
+    timings = getattr(prediction, "timings", None)
+    if isinstance(timings, dict):  # the seconds each step took, beside the face analysis's stages
+        timings.update(voice=getattr(voice, "timing", None), sync=getattr(sync, "timing", None))
+    return voice
+
+
 def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     if not source:
         return ""
@@ -255,6 +284,20 @@ def job_verdict(*, score: float | None, threshold: float | None, faces_found: in
     )
 
 
+def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
+    """(Verdict, driver): the face verdict combined with the voice and lip-sync evidence (detection.evidence)."""
+    face = None
+    if job.media.kind != Media.Kind.AUDIO:
+        face_verdict = job_verdict(score=prediction.score, threshold=prediction.threshold,
+                                   faces_found=prediction.faces_found,
+                                   face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
+                                   clip_parts=getattr(prediction, "clip_parts", None))
+        face = evidence.Evidence(evidence.FACE, face_verdict, prediction.score, prediction.threshold)
+    return evidence.combine(face=face, voice=VoiceEvidence.objects.filter(job=job).first(),
+                            sync=SyncEvidence.objects.filter(job=job).first(),
+                            band=settings.RESULT_INCONCLUSIVE_BAND)
+
+
 def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None, playback: str = "",
                 preview_path: str | None = None) -> None:
     """Store heatmaps, frame rows and the preview and mark the job done, all or nothing."""
@@ -278,13 +321,7 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
             )
             for frame in prediction.frames
         ]
-        verdict = job_verdict(
-            score=prediction.score,
-            threshold=prediction.threshold,
-            faces_found=prediction.faces_found,
-            face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
-            clip_parts=getattr(prediction, "clip_parts", None),
-        )
+        verdict, driver = _combined_verdict(job, prediction, rows)
         with transaction.atomic():
             FrameResult.objects.bulk_create(rows)
             # Only under this process's claim: a worker that was taken for dead (and replaced) drops its result.
@@ -300,6 +337,7 @@ def _job_finish(job: DetectionJob, prediction, *, model_card: dict | None = None
                 faces_found=prediction.faces_found,
                 verdict=verdict.key,
                 verdict_reason=verdict.reason,
+                verdict_driver=driver or "",
                 clip_parts=_json_ready(getattr(prediction, "clip_parts", None)),
                 playback=playback,
                 preview=preview,

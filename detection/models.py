@@ -11,6 +11,7 @@ class Media(models.Model):
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
         IMAGE = "image", "Image"
+        AUDIO = "audio", "Audio"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media")
     original_name = models.CharField(max_length=255)  # sanitised, shown to people only
@@ -56,6 +57,8 @@ class DetectionJob(models.Model):
     # The verdict in words (detection.verdicts), fixed when the job ends with the band then in force.
     verdict = models.CharField(max_length=16, blank=True, db_index=True)  # fake | authentic | inconclusive
     verdict_reason = models.CharField(max_length=16, blank=True)  # why inconclusive
+    # Which evidence drove the verdict (detection.evidence): face | voice | sync | whole_image | "".
+    verdict_driver = models.CharField(max_length=16, blank=True)
     # The parts of a clip score (ml.inference.result.Prediction.clip_parts): frame mean, top-k, temporal.
     clip_parts = models.JSONField(null=True, blank=True)
     # How a browser plays the video (detection.previews): "native", "preview" (this file), "none"; "" for images.
@@ -106,3 +109,57 @@ class FrameResult(models.Model):
 
     def __str__(self) -> str:
         return f"frame {self.index} of job {self.job_id}"
+
+
+class EvidenceStatus(models.TextChoices):
+    """How an analysis beside the face detector ended; anything but OK leaves the face verdict alone."""
+
+    OK = "ok", "Analysed"
+    NO_SPEECH = "no_speech", "No speech found"
+    NO_AUDIO = "no_audio", "No sound track"
+    NO_FACE = "no_face", "No face found"
+    SKIPPED = "skipped", "Not analysed"
+    ERROR = "error", "Could not be analysed"
+
+
+class VoiceEvidence(models.Model):
+    """The voice detector's reading of an audio upload or a video's sound track (ml.audio.VoicePredictor)."""
+
+    job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="voice")
+    status = models.CharField(max_length=16, choices=EvidenceStatus.choices)
+    reason_code = models.CharField(max_length=32, blank=True)  # stable code when not ok
+    reason = models.TextField(blank=True)  # the same in words
+    score = models.FloatField(null=True, blank=True)  # calibrated P(synthetic speech) of the whole clip
+    threshold = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True, db_index=True)
+    duration = models.FloatField(default=0.0)  # seconds of sound
+    speech_seconds = models.FloatField(default=0.0)
+    seconds = models.JSONField(default=list, blank=True)  # [{"start", "end", "speech", "score"}, ...]
+    image = models.FileField(storage=get_private_storage, max_length=255, blank=True)  # spectrogram PNG
+    image_seconds = models.FloatField(default=0.0)  # seconds the spectrogram spans, left to right
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"voice of job {self.job_id} ({self.status})"
+
+    @property
+    def speech_share(self) -> float | None:
+        return round(self.speech_seconds / self.duration, 3) if self.duration else None
+
+
+class SyncEvidence(models.Model):
+    """How well lips and speech agree in a video with a face and speech (ml.sync.SyncChecker)."""
+
+    job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="sync")
+    status = models.CharField(max_length=16, choices=EvidenceStatus.choices)
+    reason_code = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True)
+    score = models.FloatField(null=True, blank=True)  # calibrated P(lips out of sync / lip-synced)
+    threshold = models.FloatField(null=True, blank=True)
+    offset = models.FloatField(null=True, blank=True)  # seconds, + means the sound is late
+    method_version = models.CharField(max_length=64, blank=True)
+    segments = models.JSONField(default=list, blank=True)  # [{"start", "end", "offset_s", "confidence", "score"}]
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"lip sync of job {self.job_id} ({self.status})"

@@ -9,7 +9,9 @@ from fpdf import FPDF
 
 from provenance.pdf import draw_provenance
 
+from . import selectors
 from .models import FrameResult, Media
+from .report_voice import draw_sync, draw_voice
 from .reports import HEATMAP_CAVEAT, model_paragraph, report_data
 
 # Two pages for a typical clip, the per-face table last.
@@ -238,12 +240,15 @@ def report_pdf(media: Media) -> bytes:
     if analysis["confidence"] is not None:
         lines.append(f"Confidence {analysis['confidence']:.0%} that the file is "
                      f"{'manipulated' if key == 'fake' else 'authentic'}.")
+    if analysis["verdict_driver"]["words"]:  # issue 29
+        lines.append(f"What drove it: {analysis['verdict_driver']['words']}.")
     if analysis["reason_words"]:
         lines.append(analysis["reason_words"])
     if analysis["status"] == "failed" and analysis["error_message"] not in (None, "", analysis["reason_words"]):
         lines.append(analysis["error_message"])
     if analysis["score"] is not None:
-        lines.append(f"Score {analysis['score']:.3f} (the model's probability of manipulation); threshold "
+        lines.append(f"Score {analysis['score']:.3f} (the model's probability of "
+                     f"{'synthetic speech' if file['kind'] == 'audio' else 'manipulation'}); threshold "
                      f"{analysis['threshold']:.2f}; scores within {analysis['inconclusive_band']:.2f} of it read "
                      "inconclusive.")
     lines += _clip_parts_lines(analysis["clip_parts"])
@@ -265,9 +270,9 @@ def report_pdf(media: Media) -> bytes:
 
     # The file.
     heading("File")
-    kind = "Video" if file["kind"] == "video" else "Image"
-    shape = f"{kind} ({file['format']}), {file['width']} x {file['height']} px"
-    if file["kind"] == "video" and file["duration_seconds"]:
+    kind = {"video": "Video", "audio": "Audio"}.get(file["kind"], "Image")
+    shape = f"{kind} ({file['format']})" + (f", {file['width']} x {file['height']} px" if file["kind"] != "audio" else "")
+    if file["kind"] in ("video", "audio") and file["duration_seconds"]:
         shape += f", {file['duration_seconds']:.1f} s"
     fact("Type", shape)
     fact("Size", _size(file["size_bytes"]))
@@ -281,7 +286,7 @@ def report_pdf(media: Media) -> bytes:
             took = f" (analysis took {seconds:.1f} s)"
         fact("Analysed", _when(times["finished_at"]) + took)
     frames = data["frames"]
-    if analysis["status"] == "done":
+    if analysis["status"] == "done" and file["kind"] != "audio":
         tracks = len({f["track"] for f in frames})
         fact("Faces", f"{len(frames)} face{'s' if len(frames) != 1 else ''} analysed"
                       + (f" in {len({f['index'] for f in frames})} frames, {tracks} face track"
@@ -297,6 +302,9 @@ def report_pdf(media: Media) -> bytes:
         paragraph("Each mark is one analysed face: a red triangle reads likely fake, an amber diamond (inside the "
                   "shaded band around the dashed threshold) inconclusive, a green circle likely authentic.",
                   size=8, colour=MUTED)
+
+    draw_voice(pdf, data["voice"], selectors.voice_row(job), heading=heading, paragraph=paragraph, fact=fact)
+    draw_sync(data["sync"], heading=heading, paragraph=paragraph, fact=fact)
 
     # The most suspicious faces, with and without their heatmaps.
     heat_frames = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from provenance.selectors import provenance_for
@@ -39,6 +40,8 @@ def report_data(media: Media) -> dict:
         "analysis": {
             "status": job.status,
             **verdicts.as_dict(verdict, job.score),  # verdict, verdict_words, confidence, reason, reason_words
+            # Issue 29: which evidence drove the verdict (face | voice | sync | whole_image) and the rule.
+            "verdict_driver": selectors.verdict_driver_data(job),
             "score": job.score,
             "threshold": job.threshold,
             "inconclusive_band": settings.RESULT_INCONCLUSIVE_BAND,
@@ -68,6 +71,8 @@ def report_data(media: Media) -> dict:
         },
         "caveat": HEATMAP_CAVEAT,
         "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
+        "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),  # issue 29: synthetic-speech evidence, per second
+        "sync": selectors.sync_data(job),  # issue 29: lips against speech
     }
 
 

@@ -1,10 +1,11 @@
 """Reads for pages. Every query is scoped to its owner: nobody reads another user's media."""
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 
-from . import verdicts
+from . import evidence, verdicts
 from .models import DetectionJob, FrameResult, Media
 
 # History sort keys (the ?sort= parameter) and their orderings; "-" first means newest/highest first.
@@ -37,6 +38,9 @@ STAGE_LABELS = {
     "finding_faces": "Finding faces",
     "scoring": "Scoring",
     "heatmaps": "Drawing heatmaps",
+    "voice": "Listening to the voice",
+    "spectrogram": "Drawing the spectrogram",
+    "sync": "Checking lips against speech",
     "done": "Done",
     "failed": "Failed",
 }
@@ -114,6 +118,85 @@ def timeline_points(frames: list[FrameResult]) -> list[dict]:
     ]
 
 
+VOICE_READINGS = {verdicts.FAKE: "Sounds synthetic", verdicts.AUTHENTIC: "Sounds like a real voice",
+                  verdicts.INCONCLUSIVE: "Too close to call"}
+SYNC_READINGS = {verdicts.FAKE: "Lips and speech do not match", verdicts.AUTHENTIC: "Lips and speech match",
+                 verdicts.INCONCLUSIVE: "Too close to call"}
+
+
+def _reading(row, words: dict) -> str | None:
+    """The evidence read on its own (threshold and inconclusive band), in words; None when not read."""
+    read = evidence.read("", row, band=settings.RESULT_INCONCLUSIVE_BAND)
+    return words[read.verdict.key] if read else None
+
+
+def voice_row(job: DetectionJob):
+    return _evidence_row(job, "voice")
+
+
+def _evidence_row(job: DetectionJob, name: str):
+    try:
+        return getattr(job, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def voice_data(job: DetectionJob, *, image_url: str | None = None) -> dict | None:
+    """The voice evidence of a job as JSON (page, report, API); None when the sound was never analysed."""
+    voice = _evidence_row(job, "voice")
+    if voice is None:
+        return None
+    synthetic = None
+    if voice.status == "ok" and voice.score is not None and voice.threshold is not None:
+        synthetic = voice.score >= voice.threshold
+    return {
+        "reading": _reading(voice, VOICE_READINGS),
+        "status": voice.status,
+        "status_words": voice.get_status_display(),
+        "reason_code": voice.reason_code or None,
+        "reason": voice.reason or None,
+        "score": voice.score,
+        "threshold": voice.threshold,
+        "synthetic": synthetic,
+        "model_version": voice.model_version or None,
+        "duration_seconds": voice.duration,
+        "speech_seconds": voice.speech_seconds,
+        "speech_share": voice.speech_share,
+        "seconds": voice.seconds or [],
+        "spectrogram_url": image_url if voice.image else None,
+        "spectrogram_seconds": voice.image_seconds or None,
+    }
+
+
+def sync_data(job: DetectionJob) -> dict | None:
+    """The lip-sync evidence of a job as JSON; None when it was never checked."""
+    sync = _evidence_row(job, "sync")
+    if sync is None:
+        return None
+    out_of_sync = None
+    if sync.status == "ok" and sync.score is not None and sync.threshold is not None:
+        out_of_sync = sync.score >= sync.threshold
+    return {
+        "reading": _reading(sync, SYNC_READINGS),
+        "status": sync.status,
+        "status_words": sync.get_status_display(),
+        "reason_code": sync.reason_code or None,
+        "reason": sync.reason or None,
+        "score": sync.score,
+        "threshold": sync.threshold,
+        "out_of_sync": out_of_sync,
+        "offset_seconds": sync.offset,
+        "method_version": sync.method_version or None,
+        "segments": sync.segments or [],
+    }
+
+
+def verdict_driver_data(job: DetectionJob) -> dict:
+    """Which evidence drove the verdict, as a key and in words, with the rule that combined them."""
+    verdict = job_verdict(job)
+    driver = job.verdict_driver or None
+    return {"driver": driver, "words": evidence.driver_words(verdict, driver) or None,
+            "explanation": evidence.explanation(verdict) or None, "rule": evidence.RULE_WORDS}
 CLIP_PART_NAMES = (("frame_mean", "Frame mean"), ("topk_mean", "Top-k mean"), ("temporal", "Temporal"))
 
 

@@ -28,12 +28,14 @@ LOW_QUALITY = "low_quality"
 NO_FACE = "no_face"
 SIGNALS_DISAGREE = "signals_disagree"
 MAY_BE_ALTERED = "may_be_altered"  # reserved for the tamper signal
+NO_SPEECH = "no_speech"  # audio judged by the voice alone, and no speech in it (detection.evidence)
 REASONS = {
     NEAR_THRESHOLD: "The score is too close to the model's threshold to call either way.",
     LOW_QUALITY: "The faces are too small or blurry to judge reliably.",
     NO_FACE: "No face was found, so there is nothing to judge.",
     SIGNALS_DISAGREE: "The frame evidence and the clip score disagree.",
     MAY_BE_ALTERED: "The file shows signs of editing that the detector cannot judge.",
+    NO_SPEECH: "No speech was found in the sound, so there is nothing to judge.",
 }
 
 # Which evidence decided a combined verdict (detection.evidence.combine returns one of these).

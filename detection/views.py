@@ -58,6 +58,7 @@ def upload_limits_context() -> dict:
         "video_types": ", ".join(formats.VIDEO_NAMES),
         "video_codecs": formats.VIDEO_CODECS,
         "image_types": ", ".join(formats.IMAGE_NAMES),
+        "audio_types": ", ".join(formats.AUDIO_NAMES),
     }
 
 
@@ -123,9 +124,35 @@ def result(request, pk: int):
         "heatmap_frames": [f for f in frames if f.heatmap],
         "timeline": selectors.timeline_points(frames),
         "band": settings.RESULT_INCONCLUSIVE_BAND,
-        "stages": [(key, label) for key, label in selectors.STAGE_LABELS.items() if key not in ("done", "failed")],
+        "stages": [(key, label) for key, label in selectors.STAGE_LABELS.items()
+                   if key not in ("done", "failed") and _stage_applies(key, media.kind)],
+        # Issue 29: the voice and lip-sync evidence, and what drove the verdict.
+        "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),
+        "sync": selectors.sync_data(job),
+        "driver": selectors.verdict_driver_data(job),
     }
     return render(request, "detection/result.html", context)
+
+
+def _stage_applies(stage: str, kind: str) -> bool:
+    """An audio upload has no face stages; an image has no sound stages."""
+    sound = stage in ("voice", "spectrogram", "sync")
+    if kind == "audio":
+        return stage in ("queued", "starting", "voice", "spectrogram")
+    return not sound if kind == "image" else stage != "spectrogram"
+
+
+@login_required
+@require_GET
+def spectrogram(request, pk: int):
+    """The spectrogram the worker drew of the upload's sound (owner-only, like every file here)."""
+    media = _get_media_for_user(request, pk)
+    voice = selectors.voice_row(media.job)
+    if voice is None or not voice.image:
+        raise Http404("No spectrogram.")
+    response = private_file_response(voice.image, "image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required

@@ -26,7 +26,8 @@ def feedback_export(*, out_dir: str | os.PathLike) -> list[dict]:
     out = Path(out_dir)
     (out / FOLDER).mkdir(parents=True, exist_ok=True)
     rows = []
-    for item in reviewed_items().order_by("pk"):
+    # Audio uploads are left out: their label is about the voice, and ml.training trains the face detector.
+    for item in reviewed_items().exclude(job__media__kind="audio").order_by("pk"):
         media = item.job.media
         label = ModerationItem.LABELS[item.status]
         rel = f"{FOLDER}/{media.pk}-{media.sha256[:12]}.{media.format}"

@@ -24,6 +24,7 @@ class ModerationItem(models.Model):
         INCONCLUSIVE = "inconclusive", "Inconclusive"
         REPORTED = "reported", "Reported by uploader"
         AI_CLAIM = "ai_claim", "AI-generation claim (Content Credentials)"
+        SYNTHETIC_VOICE = "synthetic_voice", "Synthetic voice"
 
     job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="moderation")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -33,6 +34,8 @@ class ModerationItem(models.Model):
     reported = models.BooleanField(default=False)
     # Valid Content Credentials say an AI tool made it (provenance/, issue 22).
     ai_claim = models.BooleanField(default=False)
+    # The voice detector scored the speech at or above its threshold (issue 29).
+    synthetic_voice = models.BooleanField(default=False)
     report_comment = models.TextField(blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     flagged_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -74,6 +77,7 @@ REASON_FIELDS = {
     ModerationItem.Reason.INCONCLUSIVE: "inconclusive",
     ModerationItem.Reason.REPORTED: "reported",
     ModerationItem.Reason.AI_CLAIM: "ai_claim",
+    ModerationItem.Reason.SYNTHETIC_VOICE: "synthetic_voice",
 }
 
 

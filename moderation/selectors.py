@@ -10,7 +10,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from detection import verdicts
-from detection.models import DetectionJob, FrameResult, Media
+from detection.models import DetectionJob, EvidenceStatus, FrameResult, Media, VoiceEvidence
 from provenance import selectors as provenance_selectors
 
 from . import stats
@@ -162,26 +162,42 @@ def model_health(*, days: int = 14, min_days_shown: int = 7, now=None) -> dict:
         "failure_rate": sum(f["count"] for f in failures) / final if final else None,
         "agreement": agreement,
         "drift": score_drift(now=now),
+        # Issue 29: the voice detector's clip scores, against the weeks before (its card ships no validation scores).
+        "voice_drift": score_drift(now=now, scores=voice_scores, card=None),
     }
 
 
 def _scores(start, end) -> list[float]:
+    """The face detector's scores of jobs that ended in [start, end) (an audio upload's score is its voice's)."""
     return list(
         DetectionJob.objects.filter(status=DetectionJob.Status.DONE, score__isnull=False,
                                     finished_at__gte=start, finished_at__lt=end)
+        .exclude(media__kind=Media.Kind.AUDIO)
         .values_list("score", flat=True)
     )
 
 
-def score_drift(*, now=None, reference_weeks: int = 4) -> dict:
-    """This week's scores against the model card's validation scores, else against the weeks before."""
+def voice_scores(start, end) -> list[float]:
+    """The voice detector's clip scores of jobs that ended in [start, end) (audio uploads and video sound tracks)."""
+    return list(
+        VoiceEvidence.objects.filter(status=EvidenceStatus.OK, score__isnull=False, job__status=DetectionJob.Status.DONE,
+                                     job__finished_at__gte=start, job__finished_at__lt=end)
+        .values_list("score", flat=True)
+    )
+
+
+def score_drift(*, now=None, reference_weeks: int = 4, scores=_scores, card: dict | None | bool = False) -> dict:
+    """This week's scores against the model card's validation scores, else against the weeks before.
+
+    ``scores``: (start, end) -> scores, the face detector's by default (``voice_scores`` for the voice
+    detector's); ``card``: the card offering validation scores (default: the face detector's)."""
     now = now or timezone.now()
     week_ago = now - timedelta(days=7)
-    current = _scores(week_ago, now)
-    ref_hist, ref_scores, source = stats.reference_from_card(model_card())
+    current = scores(week_ago, now)
+    ref_hist, ref_scores, source = stats.reference_from_card(model_card() if card is False else card)
     card_source = source
     if ref_hist is None:
-        ref_scores = _scores(week_ago - timedelta(weeks=reference_weeks), week_ago)
+        ref_scores = scores(week_ago - timedelta(weeks=reference_weeks), week_ago)
         ref_hist = stats.histogram(ref_scores) if ref_scores else None
         source = f"the {reference_weeks} weeks before this one ({card_source})"
     cur_hist = stats.histogram(current)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from detection import verdicts
-from detection.models import DetectionJob
+from detection.models import DetectionJob, EvidenceStatus, VoiceEvidence
 from provenance import selectors as provenance_selectors
 
 from .models import AuditEntry, ModerationItem
@@ -43,18 +43,23 @@ def audit_log(*, item: ModerationItem, actor: AbstractBaseUser | None, action: s
 
 
 def flag_reasons(job: DetectionJob) -> dict[str, bool]:
-    """Which automatic reasons apply to an ended job: a high score, a score near its threshold, or
-    valid Content Credentials that say an AI tool made the file. A failed job (no face, a detector
-    error) has no score: only the AI-generation claim can flag it."""
+    """Which automatic reasons apply to an ended job: a high score, a score near its threshold, valid
+    Content Credentials that say an AI tool made the file, or speech the voice detector calls synthetic.
+    A failed job (no face, a detector error) has no score: only the AI-generation claim (or a synthetic
+    voice, recorded beside a face analysis that failed) can flag it."""
+    none = {"high_score": False, "inconclusive": False, "ai_claim": False, "synthetic_voice": False}
     if job.status not in (DetectionJob.Status.DONE, DetectionJob.Status.FAILED):
-        return {"high_score": False, "inconclusive": False, "ai_claim": False}
+        return none
     ai_claim = provenance_selectors.has_ai_claim(media_id=job.media_id)  # issue 22
+    voice = VoiceEvidence.objects.filter(job_id=job.pk, status=EvidenceStatus.OK).first()  # issue 29
+    synthetic_voice = bool(voice and voice.score is not None and voice.threshold is not None
+                           and voice.score >= voice.threshold)
     if job.status == DetectionJob.Status.FAILED or job.score is None:
-        return {"high_score": False, "inconclusive": False, "ai_claim": ai_claim}
+        return {**none, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice}
     high = job.score >= settings.MODERATION_SCORE_THRESHOLD
     inconclusive = job.verdict == verdicts.INCONCLUSIVE or (
         job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND)
-    return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim}
+    return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice}
 
 
 def _item_state(item: ModerationItem) -> dict:

@@ -116,6 +116,10 @@ def review(request, pk: int):
         "clip_parts": detection_selectors.clip_parts_rows(job),
         "entries": entries,
         "actions": ACTION_CHOICES,
+        # Issue 29: the voice and lip-sync evidence, with the flagged media's own player to seek.
+        "voice": detection_selectors.voice_data(job, image_url=reverse("moderation:spectrogram", args=[job.media_id])),
+        "sync": detection_selectors.sync_data(job),
+        "driver": detection_selectors.verdict_driver_data(job),
         "confidence": verdicts.confidence(score=job.score, verdict=job.verdict_obj),
     })
 
@@ -132,9 +136,11 @@ def _file_response(field, content_type: str):
 def media_file(request, pk: int):
     """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
     media = get_object_or_404(selectors.flagged_media(), pk=pk)
-    # Ranged, so the review page's player can seek.
-    return ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
-                                filename=media.original_name)
+    # Ranged, so the review page's player can seek (issue 29's per-second strip).
+    response = ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
+                                    filename=media.original_name)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required
@@ -146,6 +152,18 @@ def media_preview(request, pk: int):
     if not media.job.preview:
         raise Http404("No preview.")
     return ranged_file_response(request, media.job.preview, "video/mp4", filename=f"{media.pk}-preview.mp4")
+
+
+@login_required
+@moderator_required
+@require_GET
+def spectrogram(request, pk: int):
+    """A flagged item's spectrogram (issue 29); media that is not flagged stays with its owner (404 here)."""
+    media = get_object_or_404(selectors.flagged_media(), pk=pk)
+    voice = detection_selectors.voice_row(media.job)
+    if voice is None or not voice.image:
+        raise Http404("No spectrogram.")
+    return _file_response(voice.image, "image/png")
 
 
 @login_required
@@ -169,6 +187,8 @@ def health(request):
         "jobs": charts.jobs_per_day(health["per_day"]),
         "times": charts.processing_time_per_day(health["per_day"]),
         "scores": charts.score_histogram(drift["current_hist"], drift["reference_hist"]),
+        "voice_scores": charts.score_histogram(health["voice_drift"]["current_hist"],
+                                               health["voice_drift"]["reference_hist"]),
     }
     models = registry_selectors.models_overview()
     comparison = models["comparison"]

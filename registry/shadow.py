@@ -25,6 +25,9 @@ _lock = threading.Lock()
 def enqueue_for(job_id: int) -> None:
     """A finished job gets a shadow score if a version is in shadow (sent after the serving verdict is stored)."""
     version = ModelVersion.objects.filter(status=ModelVersion.Status.SHADOW).values_list("pk", flat=True).first()
+    # The registry's models judge faces: an audio upload (judged by the voice detector, issue 29) gets none.
+    if version is not None and DetectionJob.objects.filter(pk=job_id, media__kind="audio").exists():
+        return
     if version is not None:
         run_task(SHADOW_TASK, args=(job_id, version), queue=settings.REGISTRY_SHADOW_QUEUE)
 

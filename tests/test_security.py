@@ -3,6 +3,7 @@ private files only through permission-checked views (X-Accel-Redirect ready), an
 that carries an object id, and a 503 (not a 500) when the database is away."""
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import subprocess
@@ -15,6 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from api.models import ApiToken
+from detection.models import VoiceEvidence
+from detection.storage import private_storage
 from moderation.models import ModerationItem
 
 from .conftest import REPO, TEST_PASSWORD
@@ -64,6 +67,11 @@ def owned(owner):
         from PIL import Image
 
         Image.new("RGB", (16, 16), "red").save(fh, "JPEG")
+    # Issue 29: the sound's evidence and its spectrogram, served by detection: and moderation:spectrogram.
+    png = io.BytesIO()
+    Image.new("RGB", (32, 8), "purple").save(png, "PNG")
+    picture = private_storage.save(f"jobs/{job.pk}/spectrogram.png", io.BytesIO(png.getvalue()))
+    VoiceEvidence.objects.create(job=job, status="ok", score=0.3, threshold=0.5, image=picture)
     media = job.media
     return {"media": media, "job": job, "item": item, "token": token, "frame": frame}
 
@@ -79,6 +87,8 @@ def url_kwargs(name: str, owned: dict) -> dict:
         "detection:report_json": {"pk": media},
         "detection:report_pdf": {"pk": media},
         "detection:frame_file": {"pk": frame, "which": "heatmap"},
+        "detection:spectrogram": {"pk": media},
+        "moderation:spectrogram": {"pk": media},
         "moderation:report": {"pk": media},
         "moderation:review": {"pk": item},
         "moderation:media_file": {"pk": media},

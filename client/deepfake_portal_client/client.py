@@ -90,13 +90,34 @@ def _error_of(exc: urllib.error.HTTPError) -> PortalError:
         return PortalError(exc.code, "http_error", exc.reason or "HTTP error")
 
 
+# Audio names the standard library's table may not know (the portal decides the type from the content anyway).
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".aac": "audio/aac",
+               ".ogg": "audio/ogg", ".opus": "audio/ogg", ".oga": "audio/ogg", ".flac": "audio/flac"}
+
+
+def content_type_for(filename: str) -> str:
+    """The Content-Type sent with a file: audio names first, then the standard library's guess."""
+    ext = os.path.splitext(filename)[1].lower()
+    return AUDIO_TYPES.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def evidence_summary(analysis: dict) -> dict:
+    """The verdict and what drove it, with the voice and lip-sync readings, from an analysis or report."""
+    voice, sync = analysis.get("voice") or {}, analysis.get("sync") or {}
+    driver = analysis.get("verdict_driver") or {}
+    return {"verdict": analysis.get("verdict"), "driven_by": driver.get("words"),
+            "voice_status": voice.get("status"), "voice_score": voice.get("score"),
+            "synthetic_voice": voice.get("synthetic"), "sync_status": sync.get("status"),
+            "sync_score": sync.get("score"), "sync_offset_seconds": sync.get("offset_seconds")}
+
+
 def _multipart(fields: dict, file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:
     boundary = "----portal" + secrets.token_hex(12)
     parts = []
     for name, value in fields.items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
-    file_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    file_type = content_type_for(filename)
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{safe_name}"\r\n'
         f"Content-Type: {file_type}\r\n\r\n".encode() + content + b"\r\n"

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from ml import errors
 from ml.errors import MediaError
+from ml.media import audio
 
 # Decompression bombs are refused by our own pixel limit, not PIL's warning.
 Image.MAX_IMAGE_PIXELS = None
@@ -27,6 +28,8 @@ IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 # MPEG-1/2, H.263, WMV, Theora, ...
 VIDEO_NAMES = ("mp4", "mov", "m4v", "3gp", "webm", "mkv", "avi", "mpg", "ts", "flv", "wmv", "ogv")
 IMAGE_NAMES = ("jpg", "png", "webp")
+# Audio (ml.media.audio tells them apart): the voice detector alone runs on these.
+AUDIO_NAMES = ("wav", "mp3", "m4a", "aac", "ogg", "opus", "flac")
 # Stored format (what ``sniff`` says; one name per container family) -> the content type it is served as.
 CONTENT_TYPES = {
     "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
@@ -34,24 +37,29 @@ CONTENT_TYPES = {
     "mkv": "video/x-matroska",  # also webm
     "avi": "video/x-msvideo", "mpg": "video/mpeg", "ts": "video/mp2t", "flv": "video/x-flv",
     "wmv": "video/x-ms-asf", "ogv": "video/ogg",
+    # audio (ml.media.audio): ogg also holds Opus; mka is Matroska/WebM holding only sound
+    "wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac", "ogg": "audio/ogg",
+    "flac": "audio/flac", "mka": "audio/webm",
 }
 VIDEO_CONTAINERS = tuple(f for f, t in CONTENT_TYPES.items() if t.startswith("video/"))
 VIDEO_CODECS = "H.264, HEVC, VP8/VP9, AV1, MPEG-4 Part 2, MPEG-1/2 and the rest FFmpeg decodes"
 SNIFF_BYTES = 512  # enough for an MPEG transport stream's second sync byte (188 bytes apart)
 
 
-UNSUPPORTED_MESSAGE = f"This is not a supported video ({', '.join(VIDEO_NAMES)}) or image ({', '.join(IMAGE_NAMES)})."
+UNSUPPORTED_MESSAGE = (f"This is not a supported video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
+                       f"or audio file ({', '.join(AUDIO_NAMES)}).")
+UNSUPPORTED_WORDS = UNSUPPORTED_MESSAGE  # audio-portal's name for it
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    kind: str  # "video" | "image"
-    format: str  # a key of CONTENT_TYPES: jpg, png, webp, mp4 (also mov, m4v, 3gp), mkv (also webm), avi, ...
+    kind: str  # "video" | "image" | "audio"
+    format: str  # a key of CONTENT_TYPES: jpg, png, webp, mp4 (also mov, m4v, 3gp), mkv (also webm), avi, ...; wav, mp3, m4a, aac, ogg, flac, mka
     width: int
     height: int
     duration: float  # seconds, 0 for images
-    fps: float  # 0 for images
-    frame_count: int  # 1 for images
+    fps: float  # 0 for images and audio
+    frame_count: int  # 1 for images, 0 for audio
 
 
 @dataclass
@@ -110,19 +118,25 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
     if size > limits.max_bytes:
         raise MediaError(errors.TOO_LARGE, f"The file is larger than {limits.max_bytes // (1024 * 1024)} MB.")
     sniffed = sniff(head)
+    if sniffed is None and audio.sniff_audio(head) is not None:
+        sniffed = ("audio", audio.sniff_audio(head))
     if sniffed is None:
-        raise MediaError(
-            errors.UNSUPPORTED_TYPE,
-            UNSUPPORTED_MESSAGE,
-        )
+        raise MediaError(errors.UNSUPPORTED_TYPE, UNSUPPORTED_MESSAGE)
     kind, fmt = sniffed
-    info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
+    if kind == "video" and fmt in ("mp4", "mkv", "ogv"):
+        video_streams, audio_streams = audio.audio_streams(path)
+        if video_streams == 0 and audio_streams > 0:  # m4a, Matroska/WebM or Ogg (Opus, Vorbis) holding only sound
+            kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka", "ogv": "ogg"}[fmt]
+    if kind == "audio":
+        info = audio.probe_audio(path, fmt)
+    else:
+        info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
     if max(info.width, info.height) > limits.max_side:
         raise MediaError(errors.TOO_LARGE, f"The picture is larger than {limits.max_side} pixels on a side.")
     if info.width * info.height > limits.max_pixels:
         raise MediaError(errors.TOO_LARGE, f"The picture has more than {limits.max_pixels / 1e6:g} million pixels.")
     if info.duration > limits.max_seconds:
-        raise MediaError(errors.TOO_LONG, f"The video is longer than {limits.max_seconds / 60:g} minutes.")
+        raise MediaError(errors.TOO_LONG, f"The {info.kind} is longer than {limits.max_seconds / 60:g} minutes.")
     return info
 
 

@@ -25,7 +25,7 @@
   var submit = form.querySelector("button[type=submit]");
   if (submit) submit.hidden = true;  // choosing files starts their uploads
   var label = form.querySelector("label[for=" + input.id + "]");
-  if (label) label.textContent = "Videos or images:";
+  if (label) label.textContent = "Videos, images or audio:";
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
