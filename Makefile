@@ -26,9 +26,11 @@ S3_BUCKET ?= portal-private
 STORAGE ?= s3
 
 # Debian packages: RUN_PACKAGES build the virtual environment (mysqlclient compiles against libmariadb);
-# TEST_PACKAGES add the services, ffmpeg (test clips), chromium (browser tests) and poppler (PDF pages).
-RUN_PACKAGES ?= python3-venv python3-dev build-essential pkg-config libmariadb-dev
-TEST_PACKAGES ?= ffmpeg chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2
+# TEST_PACKAGES add the services, chromium (browser tests) and poppler (PDF pages); ffmpeg (previews, test clips)
+# is in RUN_PACKAGES.
+# ffmpeg: the worker's H.264 previews of videos browsers cannot play (detection/previews.py).
+RUN_PACKAGES ?= python3-venv python3-dev build-essential pkg-config libmariadb-dev ffmpeg
+TEST_PACKAGES ?= chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2
 
 .PHONY: help setup run test services s3-server db-user run-stack stop-stack screenshots system-packages test-packages admin
 
@@ -150,3 +152,5 @@ stop-stack:
 SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone live-desktop live-phone
 screenshots:
 	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/
+	@# tests/test_browser_sweep.py: every page at phone width
+	@for f in test-artifacts/screenshots/sweep-*-phone.png; do if [ -e "$$f" ]; then cp "$$f" docs/screenshots/; fi; done

@@ -66,7 +66,7 @@ def server_error(request, *args, **kwargs):
 # malformed request, DEBUG's technical pages) become problem documents too; the docs pages stay HTML.
 API_ERROR_CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
                    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-API_HTML_PATHS = ("/api/docs/", "/api/schema/")
+API_HTML_PATHS = ("/api/docs/", "/api/schema/", "/api/tokens/", "/api/webhook-secret/")  # pages and the profile's forms
 
 
 class ApiProblemMiddleware:

@@ -107,7 +107,7 @@ def test_nothing_is_installed_when_nothing_is_missing(fake_debian):
 
 
 @pytest.mark.parametrize("target, first_step, needed", [
-    ("run", "pip install", ["libmariadb-dev", "pkg-config", "python3-venv", "build-essential"]),
+    ("run", "pip install", ["libmariadb-dev", "pkg-config", "python3-venv", "build-essential", "ffmpeg"]),
     ("test", "pytest", ["libmariadb-dev", "ffmpeg", "chromium", "mariadb-server", "redis-server", "poppler-utils"]),
     ("services", "mariadbd", ["mariadb-server", "mariadb-client", "redis-server"]),
 ])

@@ -60,6 +60,11 @@ NOT_OBJECT_IDS = {"password_reset_confirm"}
 def owned(owner):
     """One of each object the owner has that a URL can name by id."""
     job = make_job(owner, score=0.97, frames=1)
+    from detection.storage import private_storage
+
+    job.preview = private_storage.save(f"jobs/{job.pk}/preview.mp4", io.BytesIO(b"\x00\x00\x00\x18ftypmp42" + bytes(64)))
+    job.playback = "preview"
+    job.save(update_fields=["preview", "playback"])
     item = ModerationItem.objects.create(job=job, high_score=True)
     token = ApiToken.objects.create(user=owner, name="laptop", prefix="dfp_abc", key_hash=secrets.token_hex(32))
     frame = job.frames.get()
@@ -83,6 +88,7 @@ def url_kwargs(name: str, owned: dict) -> dict:
         "detection:result": {"pk": media},
         "detection:status": {"pk": media},
         "detection:media_file": {"pk": media},
+        "detection:media_preview": {"pk": media},
         "detection:delete": {"pk": media},
         "detection:report_json": {"pk": media},
         "detection:report_pdf": {"pk": media},
@@ -92,6 +98,7 @@ def url_kwargs(name: str, owned: dict) -> dict:
         "moderation:report": {"pk": media},
         "moderation:review": {"pk": item},
         "moderation:media_file": {"pk": media},
+        "moderation:media_preview": {"pk": media},
         "moderation:frame_file": {"pk": frame, "which": "heatmap"},
         "api:analysis_detail": {"pk": media},
         "api:analysis_report": {"pk": media},

@@ -289,7 +289,8 @@
   $("live-stop").addEventListener("click", stop);
   $("live-save").addEventListener("click", save);
   window.addEventListener("resize", drawBox);
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) { $("live-screen").disabled = true; }
+  // Phones have no getDisplayMedia: the button is not offered at all (a disabled one only puzzles).
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) { $("live-screen").hidden = true; }
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     $("live-camera").disabled = true;
     status("This browser cannot share a camera or screen with the page (it needs HTTPS, or localhost).");
