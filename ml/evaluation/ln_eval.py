@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from ml.evaluation.dev_eval import bootstrap_auc
 from ml.training import calibration
+from ml.training.clip_train import balanced_ece
 from ml.training.ln_train import Bank, LNRecipe, refit_head, score_bank
 from ml.training.token_cache import is_ffpp, load_manifest
 
@@ -48,25 +50,10 @@ def item_scores(bank: Bank, probs: np.ndarray) -> np.ndarray:
     return np.array([probs[bank.owner == i].mean() for i in range(len(bank.rows))])
 
 
-def bootstrap_auc(y: np.ndarray, s: np.ndarray, n: int = 1000, seed: int = 0) -> list[float]:
-    rng, aucs = np.random.default_rng(seed), []
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-        if 0 < y[idx].sum() < len(idx):
-            aucs.append(roc_auc_score(y[idx], s[idx]))
-    return [round(float(np.percentile(aucs, 2.5)), 3), round(float(np.percentile(aucs, 97.5)), 3)]
-
-
 def eer(y: np.ndarray, s: np.ndarray) -> float:
     fpr, tpr, _ = roc_curve(y, s)
     i = int(np.argmin(np.abs(fpr - (1 - tpr))))
     return round(float((fpr[i] + 1 - tpr[i]) / 2), 4)
-
-
-def balanced_ece(y, p, bins: int = 10) -> float:
-    from ml.training.clip_train import balanced_ece as _ece
-
-    return round(_ece(y, p, bins), 4)
 
 
 def score_model(model, recipe: LNRecipe, rows: list[dict]) -> dict[str, dict]:
@@ -99,9 +86,9 @@ def figures(scored: dict[str, dict]) -> dict:
         tp, fp, fn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
         prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
         out["sets"][name] = {"n": len(y), "fake": int(y.sum()), "auc": round(float(roc_auc_score(y, s)), 4),
-                             "ci95": bootstrap_auc(y, s), "eer": eer(y, s), "accuracy": round(float((pred == y).mean()), 4),
+                             "ci95": [round(v, 3) for v in bootstrap_auc(y, s)], "eer": eer(y, s), "accuracy": round(float((pred == y).mean()), 4),
                              "precision": round(prec, 4), "recall": round(rec, 4),
-                             "f1": round(2 * prec * rec / max(prec + rec, 1e-9), 4), "ece_balanced": balanced_ece(y, p)}
+                             "f1": round(2 * prec * rec / max(prec + rec, 1e-9), 4), "ece_balanced": round(balanced_ece(y, p), 4)}
     sets = out["sets"]
     if "dev_video" in sets and "dev_video_crf35" in sets:
         sets["dev_video_crf35"]["drop"] = round(sets["dev_video"]["auc"] - sets["dev_video_crf35"]["auc"], 4)

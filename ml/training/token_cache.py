@@ -175,9 +175,10 @@ def build(todo_entries: list[Entry], *, sbi_max: int = 150, threads: int = 2, lo
 
     cv2.setNumThreads(1)
     (v4_root() / "items").mkdir(parents=True, exist_ok=True)
-    done = {r["key"] for r in load_manifest()}
+    manifest_rows = load_manifest()
+    done = {r["key"] for r in manifest_rows}
+    sbi_made = sum(1 for r in manifest_rows if r.get("variant") == "sbi")
     encoder, finder = TokenEncoder(threads), FaceFinder()
-    sbi_made = sum(1 for r in load_manifest() if r.get("variant") == "sbi")
     started, crops_done = time.time(), 0
     todo = [e for e in todo_entries if item_key(e, "clean") not in done]
     log(f"token cache: {len(todo_entries)} items, {len(todo)} to do -> {v4_root()}")
