@@ -57,3 +57,19 @@ class VerdictDriverSerializer(serializers.Serializer):
     words = serializers.CharField(allow_null=True, help_text='e.g. "synthetic voice", "face manipulated"')
     explanation = serializers.CharField(allow_null=True, help_text="why inconclusive, when it is")
     rule = serializers.CharField(help_text="how the kinds of evidence are combined, in words")
+
+
+class WholeImageSerializer(serializers.Serializer):
+    """Issue 32: an image without a face, read as a whole picture (detection.whole_image.whole_image_data)."""
+
+    reading = serializers.CharField(help_text='"The whole picture looks AI-generated", "... looks camera-made", '
+                                              '"... is too close to call", or why it could not be judged')
+    judged = serializers.BooleanField()
+    verdict = serializers.ChoiceField(choices=["fake", "inconclusive", "authentic"], allow_null=True)
+    status = serializers.ChoiceField(choices=EvidenceStatus.choices)
+    status_words = serializers.CharField()
+    reason_code = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    score = serializers.FloatField(allow_null=True, help_text="P(the picture was generated as a whole)")
+    threshold = serializers.FloatField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)

@@ -13,7 +13,7 @@ from .models import ApiToken
 
 
 def analysis_list_for_user(user: AbstractBaseUser, *, status: str = "", verdict: str = "") -> QuerySet[Media]:
-    media = detection_selectors.media_list_for_user(user).select_related("job__webhook", "job__voice", "job__sync", "provenance")
+    media = detection_selectors.media_list_for_user(user).select_related("job__webhook", "job__voice", "job__sync", "job__whole_image", "provenance")
     if status:
         media = media.filter(job__status=status)
     if verdict:

@@ -8,10 +8,11 @@ from detection import verdicts
 from ml.media import decode as formats
 from detection.models import DetectionJob, FrameResult, Media
 from detection.selectors import STAGE_LABELS, sync_data, verdict_driver_data, voice_data
+from detection.whole_image import whole_image_data
 from provenance.selectors import provenance_for
 from provenance.serializers import ProvenanceSerializer
 
-from .evidence_serializers import SyncSerializer, VerdictDriverSerializer, VoiceSerializer
+from .evidence_serializers import SyncSerializer, VerdictDriverSerializer, VoiceSerializer, WholeImageSerializer
 
 
 class AnalysisCreateSerializer(serializers.Serializer):
@@ -99,6 +100,7 @@ class AnalysisSerializer(serializers.ModelSerializer):
     verdict_driver = serializers.SerializerMethodField()  # issue 29
     voice = serializers.SerializerMethodField()
     sync = serializers.SerializerMethodField()
+    whole_image = serializers.SerializerMethodField()  # issue 32
 
     class Meta:
         model = Media
@@ -106,7 +108,7 @@ class AnalysisSerializer(serializers.ModelSerializer):
                   "created", "status", "stage", "stage_label", "progress", "final", "verdict", "verdict_words",
                   "confidence", "reason", "reason_words", "score", "threshold", "clip_parts", "faces_found",
                   "model_version", "error_code", "error_message", "queued_at", "started_at", "finished_at",
-                  "webhook", "provenance", "verdict_driver", "voice", "sync"]
+                  "webhook", "provenance", "verdict_driver", "voice", "sync", "whole_image"]
 
     def to_representation(self, media):
         data = super().to_representation(media)
@@ -174,6 +176,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
     @extend_schema_field(SyncSerializer(allow_null=True))
     def get_sync(self, media):
         return sync_data(media.job)
+
+    @extend_schema_field(WholeImageSerializer(allow_null=True))
+    def get_whole_image(self, media):
+        return whole_image_data(media.job)
 
 
 class AnalysisDetailSerializer(AnalysisSerializer):

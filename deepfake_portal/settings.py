@@ -152,6 +152,8 @@ DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
+# Issue 32: the whole-picture probe (ml.inference.whole_image) that reads images without a face.
+WHOLE_IMAGE_PROBE = envstr("WHOLE_IMAGE_PROBE", str(BASE_DIR / "ml" / "weights" / "whole_image_probe.npz"))
 # Issue 29: the voice detector (ml.audio; empty: its default weights) on audio uploads and every video's sound
 # track, and the lip-sync check (ml.sync) on videos with a face and at least this much speech.
 VOICE_MODEL = envstr("VOICE_MODEL", "")

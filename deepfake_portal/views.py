@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from detection import views as detection_views
+from detection.sample import sample_for_page
 from ml.media import decode as formats
 
 
@@ -18,4 +19,4 @@ def home(request):
         "image_types": ", ".join(formats.IMAGE_NAMES),
         "audio_types": ", ".join(formats.AUDIO_NAMES),
     }
-    return render(request, "home.html", {"limits": limits})
+    return render(request, "home.html", {"limits": limits, "sample": sample_for_page()})

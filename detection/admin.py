@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from registry.card_table import card_table as render_card
+
 from .models import DetectionJob, FrameResult, Media
 
 
@@ -7,7 +9,12 @@ class DetectionJobInline(admin.StackedInline):
     model = DetectionJob
     extra = 0
     can_delete = False
-    readonly_fields = [f.name for f in DetectionJob._meta.fields if f.name != "id"]
+    readonly_fields = [f.name if f.name != "model_card" else "model_card_table" for f in DetectionJob._meta.fields
+                       if f.name != "id"]
+
+    @admin.display(description="model card")
+    def model_card_table(self, obj):
+        return render_card(obj.model_card)
 
 
 @admin.register(Media)

@@ -45,7 +45,8 @@ KIND_WORDS = {FACE: "Face", VOICE: "Voice", SYNC: "Lip sync", WHOLE_IMAGE: "Whol
 RULE_WORDS = (
     "Face, voice and lip-sync evidence are each read against their own threshold. Any that reads fake makes "
     "the verdict likely fake (the strongest one is named), unless it is only slightly past its threshold while "
-    "another reads authentic: then the verdict is inconclusive. Likely authentic needs every kind read to agree."
+    "another reads authentic: then the verdict is inconclusive. Likely authentic needs every kind read to agree. "
+    "A photo without a face is read as a whole picture instead (does it look AI-generated or camera-made)."
 )
 
 
@@ -75,15 +76,19 @@ def read(kind: str, result, *, band: float) -> Evidence | None:
     return Evidence(kind, verdict, float(result.score), threshold)
 
 
-def combine(*, face: Evidence | None = None, voice=None, sync=None, band: float = 0.1) -> tuple[Verdict, str | None]:
+def combine(*, face: Evidence | None = None, voice=None, sync=None, whole_image=None,
+            band: float = 0.1) -> tuple[Verdict, str | None]:
     """The verdict and the kind of evidence that drove it (FACE, VOICE, SYNC, WHOLE_IMAGE or None).
 
     ``face``: the face detector's Evidence (its verdict already carries its own reasons: no face, low
-    quality, near the threshold). ``voice``, ``sync``: Evidence, or a row/result that ``read`` takes.
+    quality, near the threshold). ``voice``, ``sync``, ``whole_image``: Evidence, or a row/result that
+    ``read`` takes (the whole picture is read only for images without a face: detection.whole_image).
     """
     voice = voice if isinstance(voice, Evidence) or voice is None else read(VOICE, voice, band=band)
     sync = sync if isinstance(sync, Evidence) or sync is None else read(SYNC, sync, band=band)
-    readable = [e for e in (face, voice, sync) if e is not None and e.verdict.reason != verdicts.NO_FACE]
+    if whole_image is not None and not isinstance(whole_image, Evidence):
+        whole_image = read(WHOLE_IMAGE, whole_image, band=band)
+    readable = [e for e in (face, voice, sync, whole_image) if e is not None and e.verdict.reason != verdicts.NO_FACE]
     if not readable:
         if face is not None:
             return face.verdict, FACE

@@ -18,8 +18,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import detector, errors, evidence, previews, soundtrack, verdicts
-from .models import DetectionJob, FrameResult, Media, SyncEvidence, VoiceEvidence
+from . import detector, errors, evidence, previews, soundtrack, verdicts, whole_image
+from .models import DetectionJob, FrameResult, Media, SyncEvidence, VoiceEvidence, WholeImageEvidence
 from .signals import job_ended
 from .storage import STORAGE_ERRORS, private_storage, remove_quietly
 
@@ -224,9 +224,13 @@ def _analyse(job: DetectionJob) -> None:
             )
             card = detector.model_card_summary(predictor)
             voice = _soundtrack(job, prediction, media_path, heatmap_dir, progress)
-        # A video without a face but with speech is still judged, by its voice.
-        judged_by_voice = prediction.status == "no_face" and voice is not None and voice.status == "ok"
-        if prediction.status != "ok" and not judged_by_voice:
+        whole = whole_image.whole_image_analyse(job=job, path=media_path, prediction=prediction, predictor=predictor,
+                                                progress=progress, passthrough=limit)  # issue 32: photos without a face
+        # A video without a face but with speech is still judged, by its voice; a photo by the whole picture.
+        judged_otherwise = prediction.status == "no_face" and any(r is not None and r.status == "ok" for r in (voice, whole))
+        if whole is not None and whole.status == "ok":  # its score is the one that decides: pages and API show it
+            prediction.score, prediction.threshold = whole.score, whole.threshold
+        if prediction.status != "ok" and not judged_otherwise:
             code = prediction.error_code or prediction.status
             job_fail(job_id=job.pk, code=code, message=errors.message_for(code, prediction.error),
                      model_version=prediction.model_version, timings=prediction.timings)
@@ -273,15 +277,9 @@ def job_verdict(*, score: float | None, threshold: float | None, faces_found: in
                 face_sizes: list[int], clip_parts: dict | None = None) -> verdicts.Verdict:
     """The verdict for a finished analysis, decided once (detection.verdicts.decide) with the band and
     face size limit from settings."""
-    return verdicts.decide(
-        score=score,
-        threshold=0.5 if threshold is None else threshold,
-        band=settings.RESULT_INCONCLUSIVE_BAND,
-        faces_found=faces_found,
-        face_sizes=face_sizes,
-        min_face_px=settings.RESULT_MIN_FACE_PX,
-        clip_parts=clip_parts,
-    )
+    return verdicts.decide(score=score, threshold=0.5 if threshold is None else threshold,
+                           band=settings.RESULT_INCONCLUSIVE_BAND, faces_found=faces_found, face_sizes=face_sizes,
+                           min_face_px=settings.RESULT_MIN_FACE_PX, clip_parts=clip_parts)
 
 
 def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
@@ -295,6 +293,7 @@ def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
         face = evidence.Evidence(evidence.FACE, face_verdict, prediction.score, prediction.threshold)
     return evidence.combine(face=face, voice=VoiceEvidence.objects.filter(job=job).first(),
                             sync=SyncEvidence.objects.filter(job=job).first(),
+                            whole_image=WholeImageEvidence.objects.filter(job=job).first(),
                             band=settings.RESULT_INCONCLUSIVE_BAND)
 
 

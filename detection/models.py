@@ -163,3 +163,19 @@ class SyncEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"lip sync of job {self.job_id} ({self.status})"
+
+
+class WholeImageEvidence(models.Model):
+    """The whole-picture reading of an image without a face (ml.inference.whole_image, detection.whole_image)."""
+
+    job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="whole_image")
+    status = models.CharField(max_length=16, choices=EvidenceStatus.choices)
+    reason_code = models.CharField(max_length=32, blank=True)  # stable code when not ok
+    reason = models.TextField(blank=True)  # the same in words (detection.whole_image.REASONS)
+    score = models.FloatField(null=True, blank=True)  # P(generated as a whole picture)
+    threshold = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"whole picture of job {self.job_id} ({self.status})"

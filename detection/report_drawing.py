@@ -12,6 +12,7 @@ from provenance.pdf import draw_provenance
 from . import selectors
 from .models import FrameResult, Media
 from .report_voice import draw_sync, draw_voice
+from .report_whole_image import draw_whole_image, score_meaning
 from .reports import HEATMAP_CAVEAT, model_paragraph, report_data
 
 # Two pages for a typical clip, the per-face table last.
@@ -227,12 +228,8 @@ def report_pdf(media: Media) -> bytes:
     pdf.set_x(pdf.l_margin + 5)
     pdf.set_font("Helvetica", "B", 16)
     pdf.set_text_color(*colour)
-    if analysis["verdict_words"]:
-        headline = analysis["verdict_words"]
-    elif analysis["status"] == "failed":
-        headline = "Analysis failed"
-    else:
-        headline = f"Analysis not finished ({analysis['status']})"
+    headline = analysis["verdict_words"] or ("Analysis failed" if analysis["status"] == "failed"
+                                             else f"Analysis not finished ({analysis['status']})")
     pdf.cell(width - 5, 8, _latin1(headline), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", size=10)
@@ -247,8 +244,7 @@ def report_pdf(media: Media) -> bytes:
     if analysis["status"] == "failed" and analysis["error_message"] not in (None, "", analysis["reason_words"]):
         lines.append(analysis["error_message"])
     if analysis["score"] is not None:
-        lines.append(f"Score {analysis['score']:.3f} (the model's probability of "
-                     f"{'synthetic speech' if file['kind'] == 'audio' else 'manipulation'}); threshold "
+        lines.append(f"Score {analysis['score']:.3f} (the model's probability of {score_meaning(data)}); threshold "
                      f"{analysis['threshold']:.2f}; scores within {analysis['inconclusive_band']:.2f} of it read "
                      "inconclusive.")
     lines += _clip_parts_lines(analysis["clip_parts"])
@@ -305,6 +301,7 @@ def report_pdf(media: Media) -> bytes:
 
     draw_voice(pdf, data["voice"], selectors.voice_row(job), heading=heading, paragraph=paragraph, fact=fact)
     draw_sync(data["sync"], heading=heading, paragraph=paragraph, fact=fact)
+    draw_whole_image(data["whole_image"], heading=heading, paragraph=paragraph, fact=fact)  # issue 32
 
     # The most suspicious faces, with and without their heatmaps.
     heat_frames = []

@@ -10,6 +10,7 @@ from django.utils import timezone
 from provenance.selectors import provenance_for
 
 from . import selectors, verdicts
+from .whole_image import whole_image_data
 from .models import FrameResult, Media
 
 REPORT_FORMAT = 1
@@ -73,6 +74,7 @@ def report_data(media: Media) -> dict:
         "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
         "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),  # issue 29: synthetic-speech evidence, per second
         "sync": selectors.sync_data(job),  # issue 29: lips against speech
+        "whole_image": whole_image_data(job),  # issue 32: an image without a face, read as a whole picture
     }
 
 

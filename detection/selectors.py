@@ -38,6 +38,7 @@ STAGE_LABELS = {
     "finding_faces": "Finding faces",
     "scoring": "Scoring",
     "heatmaps": "Drawing heatmaps",
+    "whole_image": "Reading the whole picture",  # issue 32: images without a face
     "voice": "Listening to the voice",
     "spectrogram": "Drawing the spectrogram",
     "sync": "Checking lips against speech",

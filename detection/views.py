@@ -17,6 +17,7 @@ from ml.media import decode as formats
 
 from . import deletion, intake, report_drawing, reports, selectors
 from .sendfile import private_file_response, ranged_file_response
+from .whole_image import whole_image_data
 from .forms import UploadForm
 
 CONTENT_TYPES = formats.CONTENT_TYPES  # the one list (ml.media.decode)
@@ -130,6 +131,7 @@ def result(request, pk: int):
         "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),
         "sync": selectors.sync_data(job),
         "driver": selectors.verdict_driver_data(job),
+        "whole_image": whole_image_data(job),  # issue 32
     }
     return render(request, "detection/result.html", context)
 
@@ -139,7 +141,7 @@ def _stage_applies(stage: str, kind: str) -> bool:
     sound = stage in ("voice", "spectrogram", "sync")
     if kind == "audio":
         return stage in ("queued", "starting", "voice", "spectrogram")
-    return not sound if kind == "image" else stage != "spectrogram"
+    return not sound if kind == "image" else stage not in ("spectrogram", "whole_image")
 
 
 @login_required

@@ -2,6 +2,7 @@
 from django.contrib import admin, messages
 
 from . import gate, retraining, versions
+from .card_table import card_table as render_card
 from .models import ModelEvent, ModelVersion, RetrainRun, ShadowScore
 
 
@@ -10,11 +11,20 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("version", "status", "source", "gate_passed", "created", "promoted_at", "promoted_by")
     list_filter = ("status", "source")
     search_fields = ("version", "sha256")
-    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    # The card and the gate's answer as tables (issue 32), not JSON.
+    readonly_fields = [f.name if f.name not in ("card", "gate") else f"{f.name}_table" for f in ModelVersion._meta.fields]
     actions = ["run_gate", "promote", "put_in_shadow", "take_out_of_shadow", "rollback", "retire"]
 
     def has_add_permission(self, request):  # versions are registered from files: manage.py models register
         return False
+
+    @admin.display(description="model card")
+    def card_table(self, obj):
+        return render_card(obj.card)
+
+    @admin.display(description="gate")
+    def gate_table(self, obj):
+        return render_card(obj.gate)
 
     @admin.display(boolean=True, description="gate passed")
     def gate_passed(self, obj):

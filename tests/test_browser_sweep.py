@@ -1,14 +1,17 @@
 """Every page a person reaches fits a phone (issue 32): chromium at 390 and 1280 px over the front page, sign-up,
 log-in, upload, each kind of result, History, profile, a new token, live check, moderation queue, review,
-health and the admin lists: ``document.scrollingElement.scrollWidth <= innerWidth`` on each, the menu
-collapsed behind one button on a phone, and a screenshot of each at phone width in $TEST_ARTIFACTS/screenshots/
-(``make screenshots`` copies them to docs/screenshots/)."""
+health, the registry and the admin lists: ``document.scrollingElement.scrollWidth <= innerWidth`` on each, the
+menu collapsed behind one button on a phone, and a screenshot of each at both widths in
+$TEST_ARTIFACTS/screenshots/ (``make screenshots`` copies them to docs/screenshots/). The results include a photo
+without a face read as a whole picture, and one too small for that."""
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from detection import jobs
+from detection import jobs, verdicts
+from detection.models import DetectionJob, WholeImageEvidence
 from moderation import services
+from registry.models import ModelVersion
 
 from .conftest import TEST_PASSWORD, browser_log_in
 from .moderation_helpers import make_user
@@ -27,17 +30,27 @@ def site(settings, tmp_path, owner):
     image = make_analysis(owner, name="portrait.jpg", kind="image", score=0.52, frames=1)
     faceless = make_analysis(owner, name="landscape.jpg", kind="image", status="running")
     jobs.job_fail(job_id=faceless.job.pk, code="no_face", message="No face was found, so there is nothing to judge.")
+    WholeImageEvidence.objects.create(job=faceless.job, status="skipped", reason_code="too_small",
+                                      reason="the picture is under 64 pixels on its shorter side.")
+    # Issue 32: a landscape without a face, judged as a whole picture.
+    whole = make_analysis(owner, name="mountain-lake-at-dawn.jpg", kind="image", frames=0, score=0.08)
+    DetectionJob.objects.filter(pk=whole.job.pk).update(faces_found=0, verdict=verdicts.AUTHENTIC, verdict_reason="",
+                                                        verdict_driver="whole_image", threshold=0.5)
+    WholeImageEvidence.objects.create(job=whole.job, status="ok", score=0.08, threshold=0.5,
+                                      model_version="whole-image-probe-v1")
+    ModelVersion.objects.create(version="clip-v4-frozen8-full-refit", sha256="0" * 64, file="models/x.pt",
+                                card={"version": "clip-v4-frozen8-full-refit", "threshold": 0.37,
+                                      "metrics": {"dev": {"auc": 0.81, "auc_ci95": [0.7, 0.9]}}})
     item = services.flag_if_needed(job_id=video.job.pk)
     moderator = make_user("mod")  # the permission, not the group: a transactional test flushes the groups
     moderator.user_permissions.add(Permission.objects.get(codename="review_media", content_type__app_label="detection"))
     User.objects.create_superuser("root", "root@example.com", TEST_PASSWORD)
-    return {"video": video, "image": image, "faceless": faceless, "item": item}
+    return {"video": video, "image": image, "faceless": faceless, "whole": whole, "item": item}
 
 
 def _fits_and_shot(page, name: str, width: int) -> None:
     wide = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-    if width == PHONE["width"]:
-        _screenshot(page, f"sweep-{name}-phone.png")
+    _screenshot(page, f"sweep-{name}-{'phone' if width == PHONE['width'] else 'desktop'}.png")
     assert wide[0] <= wide[1], f"{name} at {width} px scrolls sideways: {wide[0]} > {wide[1]}"
 
 
@@ -67,6 +80,7 @@ def test_no_page_scrolls_sideways(live_server, browser, site, owner, viewport):
         ("result-video", reverse("detection:result", args=[site["video"].pk])),
         ("result-image", reverse("detection:result", args=[site["image"].pk])),
         ("result-faceless", reverse("detection:result", args=[site["faceless"].pk])),
+        ("result-whole-image", reverse("detection:result", args=[site["whole"].pk])),
         ("history", reverse("detection:history")),
         ("profile", reverse("profile")),
         ("live", reverse("live:page")),
@@ -76,6 +90,8 @@ def test_no_page_scrolls_sideways(live_server, browser, site, owner, viewport):
         _menu_collapses(page)
     for name, url in owner_pages:
         page.goto(base + url)
+        if name == "result-whole-image":  # its own kind of evidence, in its words
+            assert page.locator("#whole-image-summary").inner_text().startswith("The whole picture looks camera-made")
         _fits_and_shot(page, name, width)
     page.goto(base + reverse("profile"))
     page.fill("#token-name", "phone test")
@@ -95,7 +111,10 @@ def test_no_page_scrolls_sideways(live_server, browser, site, owner, viewport):
 
     context, page = browser_log_in(browser, base, "root", reverse("admin:index"), viewport)
     for name, url in (("admin-users", reverse("admin:auth_user_changelist")),
-                      ("admin-jobs", reverse("admin:detection_detectionjob_changelist"))):
+                      ("admin-jobs", reverse("admin:detection_detectionjob_changelist")),
+                      ("registry", reverse("admin:registry_modelversion_changelist")),
+                      ("registry-card", reverse("admin:registry_modelversion_change",
+                                                args=[ModelVersion.objects.get().pk]))):
         page.goto(base + url)
         _fits_and_shot(page, name, width)
     context.close()

@@ -1,10 +1,17 @@
 """The front page at /: what a visitor who is not logged in sees; users keep the upload page there."""
+import json
 import re
+from pathlib import Path
 
 from django.contrib.staticfiles import finders
+from django.core.management import call_command
 from django.urls import reverse
 
+from detection import detector
+from detection.management.commands import render_sample
 from detection.models import Media
+
+from .conftest import require, shared_data_dir
 
 
 def test_a_visitor_gets_the_front_page_not_a_login_form(client):
@@ -34,16 +41,32 @@ def test_it_says_what_happens_to_an_upload_and_who_can_see_it(client, settings):
     assert "delete it" in upload
 
 
-def test_it_shows_a_sample_result_picture_with_a_description(client):
-    html = client.get("/").content.decode()
-    sample = _section(html, "sample")
+def test_it_shows_the_sample_rendered_from_the_current_model(client):
+    """The committed sample (manage.py render_sample) is drawn in HTML from its figures, with its picture."""
+    sample = _section(client.get("/").content.decode(), "sample")
+    figures = json.loads(Path(finders.find("img/sample-result.json")).read_text())
     img = re.search(r"<img [^>]*>", sample).group(0)
     src = re.search(r'src="([^"]+)"', img).group(1)
-    assert src == "/static/img/sample-result.png"
-    assert finders.find("img/sample-result.png"), "the sample picture is in static/"
-    alt = re.search(r'alt="([^"]*)"', img).group(1)
-    assert "Likely authentic" in alt and len(alt) > 80
-    assert client.get(src).status_code == 200  # served (whitenoise, straight from static/)
+    assert src == "/static/img/sample-result.jpg" and client.get(src).status_code == 200
+    assert len(re.search(r'alt="([^"]*)"', img).group(1)) > 60
+    assert f'<code id="sample-model">{figures["model_version"]}</code>' in sample
+    assert figures["verdict_words"] in sample and f'{figures["threshold"]:.2f}' in sample
+    assert sample.count('class="mark mark-') == len(figures["frames"]) > 0
+
+
+def test_render_sample_runs_the_current_detector_and_the_page_names_its_version(db, client, settings, tmp_path):
+    clip = shared_data_dir() / render_sample.DEFAULT_CLIP
+    require(clip.is_file(), f"shared face data not found at {clip}")
+    call_command("render_sample", media=str(clip), out=tmp_path)
+    figures = json.loads((tmp_path / "sample-result.json").read_text())
+    predictor = detector.get_predictor()
+    assert figures["model_version"] == predictor.model_version and figures["threshold"] == predictor.threshold
+    assert figures["verdict"] in ("fake", "inconclusive", "authentic") and len(figures["frames"]) >= 2
+    assert (tmp_path / "sample-result.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    settings.SAMPLE_RESULT_DIR = str(tmp_path)
+    sample = _section(client.get("/").content.decode(), "sample")
+    assert f'<code id="sample-model">{predictor.model_version}</code>' in sample
+    assert f'{figures["score"]:.3f}' in sample and figures["verdict_words"] in sample
 
 
 def test_it_links_to_sign_up_and_log_in(client):
