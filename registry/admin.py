@@ -13,6 +13,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ("version", "sha256")
     # The card and the gate's answer as tables (issue 32), not JSON.
     readonly_fields = [f.name if f.name not in ("card", "gate") else f"{f.name}_table" for f in ModelVersion._meta.fields]
+    exclude = ("card", "gate")
     actions = ["run_gate", "promote", "put_in_shadow", "take_out_of_shadow", "rollback", "retire"]
 
     def has_add_permission(self, request):  # versions are registered from files: manage.py models register

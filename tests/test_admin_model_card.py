@@ -33,3 +33,5 @@ def test_a_jobs_card_in_admin_is_a_table_too(admin_client, owner):
     media = make_analysis(owner, model_card=CARD)
     page = admin_client.get(reverse("admin:detection_media_change", args=[media.pk])).content.decode()
     assert '<table class="model-card"' in page and '<th scope="row">clip rule</th><td>mean_frames</td>' in page
+    job_page = admin_client.get(reverse("admin:detection_detectionjob_change", args=[media.job.pk]))
+    assert job_page.status_code == 200 and b"h0.jpg" in job_page.content  # private files by name, no URL
