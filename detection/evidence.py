@@ -35,9 +35,9 @@ EXTRA_REASONS = {
 # What drove a verdict, in words, per verdict key.
 DRIVER_WORDS = {
     FAKE: {FACE: "face manipulated", VOICE: "synthetic voice", SYNC: "lips out of sync",
-           WHOLE_IMAGE: "the whole picture looks generated"},
+           WHOLE_IMAGE: "the whole picture looks AI-generated"},
     AUTHENTIC: {FACE: "the face looks authentic", VOICE: "the voice sounds authentic",
-                SYNC: "lips and speech agree", WHOLE_IMAGE: "the whole picture looks authentic"},
+                SYNC: "lips and speech agree", WHOLE_IMAGE: "the whole picture looks camera-made"},
     INCONCLUSIVE: {FACE: "the face evidence", VOICE: "the voice evidence", SYNC: "the lip-sync evidence",
                    WHOLE_IMAGE: "the whole-picture evidence"},
 }

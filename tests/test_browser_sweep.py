@@ -17,6 +17,7 @@ from .conftest import TEST_PASSWORD, browser_log_in
 from .moderation_helpers import make_user
 from .test_browser_pages import DESKTOP, PHONE, _screenshot
 from .test_results import make_analysis
+from .test_whole_image import landscape
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +39,7 @@ def site(settings, tmp_path, owner):
                                                         verdict_driver="whole_image", threshold=0.5)
     WholeImageEvidence.objects.create(job=whole.job, status="ok", score=0.08, threshold=0.5,
                                       model_version="whole-image-probe-v1")
+    (settings.PRIVATE_MEDIA_ROOT / whole.file.name).write_bytes(landscape(640, 360))
     ModelVersion.objects.create(version="clip-v4-frozen8-full-refit", sha256="0" * 64, file="models/x.pt",
                                 card={"version": "clip-v4-frozen8-full-refit", "threshold": 0.37,
                                       "metrics": {"dev": {"auc": 0.81, "auc_ci95": [0.7, 0.9]}}})

@@ -90,7 +90,7 @@ def test_without_a_face_the_whole_picture_decides():
     assert evidence.combine(face=no_face, whole_image=_whole(0.55))[0].reason == verdicts.NEAR_THRESHOLD
     # It could not judge: the face's "no face" stands, as before.
     assert evidence.combine(face=no_face, whole_image=_whole(0, "skipped")) == (no_face.verdict, "face")
-    assert evidence.driver_words(verdicts.Verdict(verdicts.FAKE), "whole_image") == "the whole picture looks generated"
+    assert evidence.driver_words(verdicts.Verdict(verdicts.FAKE), "whole_image") == "the whole picture looks AI-generated"
 
 
 # ---------------------------------------------------------------------------------------------- end to end

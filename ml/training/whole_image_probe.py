@@ -202,8 +202,15 @@ def fit(cache: Path, out: Path) -> dict:
     _, _, _, layers, c = max(ch for ch in choices if ch[0] >= best_auc - 0.005)
     xv, yv = _load(cache, val_items, layers)
     w_fit, b_fit = _fit(*_load(cache, fit_items, layers), c)
-    val = _figures(yv, 1 / (1 + np.exp(-(xv @ w_fit + b_fit))))
+    pv = 1 / (1 + np.exp(-(xv @ w_fit + b_fit)))
+    val = _figures(yv, pv)
+    # Within each set that has both sides, and the real-only sets on their own: is it "generated", not "which set"?
+    sets = {"stylegan_set": ("tharunnayak14_HardFakeVsReal",), "diffusion_set": ("pool-diffusion-faces",),
+            "other_real_sets": ("pool-faceswap-tools", "chmoe_Real_Fake_Face", "Mohanish-5744_Major_Ensemble_Gender")}
+    val["by_set"] = {name: _figures(yv[[i.source in srcs for i in val_items]], pv[[i.source in srcs for i in val_items]])
+                     for name, srcs in sets.items()}
     w, b = _fit(*_load(cache, train, layers), c)  # refit on all of train with the chosen settings
+    w = w.astype(np.float16).astype(np.float32)  # shipped as float16 (a few KB); every figure below uses these
     xd, yd = _load(cache, dev, layers)
     pd = 1 / (1 + np.exp(-(xd @ w + b)))
     subsets = {"stylegan": "dev StyleGAN2 vs real photos (tharunnayak14_HardFakeVsReal, disjoint part)",
@@ -225,7 +232,7 @@ def fit(cache: Path, out: Path) -> dict:
         "metrics": {"validation": val, "dev": dev_figs},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, weight=w, bias=np.float32(b), card=np.array(json.dumps(card)))
+    np.savez(out, weight=w.astype(np.float16), bias=np.float32(b), card=np.array(json.dumps(card)))
     print(json.dumps(card["metrics"], indent=1))
     print(f"layers {layers} C {c}; wrote {out} ({out.stat().st_size} bytes)")
     return card
