@@ -14,9 +14,9 @@ def draw_whole_image(data: dict | None, *, heading: Callable, paragraph: Callabl
         fact("Score", f"{data['score']:.3f} probability that the picture was generated as a whole "
                       f"(threshold {data['threshold']:.2f})")
         fact("Probe", data["model_version"] or "-", mono=True)
-    paragraph("No face was found, so the picture was read as a whole: a probe on the CLIP encoder's "
-              "whole-picture features tells AI-generated pictures from camera photos. It does not look for "
-              "edits of a real photo.", size=8)
+        paragraph("No face was found, so the picture was read as a whole: a probe on the CLIP encoder's "
+                  "whole-picture features tells AI-generated pictures from camera photos. It does not look for "
+                  "edits of a real photo.", size=8)
 
 
 def score_meaning(data: dict) -> str:

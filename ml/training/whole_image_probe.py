@@ -199,7 +199,7 @@ def fit(cache: Path, out: Path) -> dict:
             choices.append((round(float(roc_auc_score(yv, xv @ w + b)), 4), -len(layers), -c, layers, c))
     # Best validation AUC; within 0.005 of it, fewer layers, then stronger regularisation.
     best_auc = max(ch[0] for ch in choices)
-    _, _, _, layers, c = max(ch for ch in choices if ch[0] >= best_auc - 0.005)
+    _, _, _, layers, c = max((ch for ch in choices if ch[0] >= best_auc - 0.005), key=lambda ch: (ch[1], ch[2]))
     xv, yv = _load(cache, val_items, layers)
     w_fit, b_fit = _fit(*_load(cache, fit_items, layers), c)
     pv = 1 / (1 + np.exp(-(xv @ w_fit + b_fit)))
