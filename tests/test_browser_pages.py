@@ -58,7 +58,8 @@ def test_the_front_page_in_a_real_browser(live_server, browser):
     sample = page.locator("#sample-image")
     sample.scroll_into_view_if_needed()
     page.wait_for_function("(i => i.complete && i.naturalWidth > 0)(document.getElementById('sample-image'))")
-    assert sample.bounding_box()["width"] > 500
+    chart = page.locator("#sample-chart").bounding_box()  # the sample's frame and its chart side by side
+    assert sample.bounding_box()["width"] > 300 and chart["width"] > 300 and chart["x"] > sample.bounding_box()["x"]
     _screenshot(page, "front-desktop.png")
 
     # Keyboard first: the first link after the header's is the sign-up call to action.
