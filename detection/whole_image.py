@@ -37,14 +37,17 @@ _lock = threading.Lock()
 
 
 def _judge(predictor=None):
-    """The probe, loaded once per process; it shares the face detector's CLIP encoder when that runs in torch."""
+    """The probe, loaded once per process (per probe file); it shares the face detector's CLIP encoder when that
+    runs in torch, else the first one built."""
+    path = str(settings.WHOLE_IMAGE_PROBE)
     with _lock:
-        if "judge" not in _loaded:
+        if path not in _loaded:
             from ml.inference.whole_image import WholeImageJudge
 
             encoder = getattr(getattr(getattr(predictor, "scorer", None), "model", None), "encoder", None)
-            _loaded["judge"] = WholeImageJudge.load(settings.WHOLE_IMAGE_PROBE, encoder=encoder)
-        return _loaded["judge"]
+            built = next((judge._encoder for judge in _loaded.values() if judge._encoder is not None), None)
+            _loaded[path] = WholeImageJudge.load(path, encoder=encoder or built)
+        return _loaded[path]
 
 
 def wanted(*, kind: str, prediction) -> bool:

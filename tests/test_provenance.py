@@ -7,6 +7,7 @@ import io
 import logging
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from django.utils.html import escape
 from PIL import Image
@@ -176,9 +177,11 @@ def test_a_typical_clips_pdf_stays_two_pages_with_its_provenance(owner, owner_cl
 
 
 def run_faceless(owner, data: bytes):
-    """Run the job's own code with the real detector on the suite's noise picture (no face in it)."""
+    """Run the job's own code with the real detector on the suite's noise picture (no face in it), without the
+    whole-picture probe (issue 32), so that nothing judges it and the job fails "no face"."""
     job = job_with_file(owner, data, status="queued", score=None)
-    jobs.job_run(job_id=job.pk)
+    with override_settings(WHOLE_IMAGE_PROBE="/nonexistent/whole_image_probe.npz"):
+        jobs.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and job.error_code == "no_face", (job.status, job.error_code)
     return job
