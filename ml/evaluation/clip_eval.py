@@ -153,13 +153,13 @@ def degrade(crops: np.ndarray, condition: str) -> np.ndarray:
 
 def clip_score(model, card: dict, crops: np.ndarray) -> float:
     from ml.calibration import calibrate
-    from ml.clip_rules import CLIP_RULES
+    from ml.clip_rules import track_score
 
     with torch.inference_mode():
         f = model.embed(_x(crops))
         probs = torch.sigmoid(model.frame_logits(f)).numpy()
         lstm = float(torch.sigmoid(model.clip_logits(f[None]))[0])
-    raw = CLIP_RULES[card.get("clip_rule", "mean_frames")](probs.astype(float), lstm)
+    raw = track_score(card.get("clip_rule", "mean_frames"), "video", probs, lstm)
     return float(calibrate(card, [raw], "video")[0])
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ml.items import Item, RetrainError, read_items
-from ml.metrics import gate_metrics  # noqa: F401  (the registry app takes the gate's figures from here)
+from ml.metrics import gate_metrics
 
 
 def score_items(checkpoint: Path, items: list[Item], *, backend: str = "onnx", progress=None) -> list[float | None]:

@@ -105,13 +105,13 @@ def load_run(run: Path) -> tuple[torch.nn.Module, LNRecipe, dict]:
 
 def v3_scores(ckpt: Path, rows: list[dict], rule_name: str | None = None) -> dict[str, dict]:
     """The v3 head on the cached frozen summaries (block 8), scored by its own clip rule or ``rule_name``."""
-    from ml.clip_rules import CLIP_RULES
+    from ml.clip_rules import track_score
     from ml.models.clip_detector import combine
     from ml.models.checkpoint import load_checkpoint
     from ml.training.token_cache import TAPS, v4_root
 
     model, card = load_checkpoint(ckpt, encoder=False)
-    rule, out = CLIP_RULES[rule_name or card.get("clip_rule", "lstm")], {}
+    rule, out = rule_name or card.get("clip_rule", "lstm"), {}
     for name in SETS:
         sel = set_rows(rows, name)
         scores = []
@@ -123,7 +123,7 @@ def v3_scores(ckpt: Path, rows: list[dict], rule_name: str | None = None) -> dic
             with torch.inference_mode():
                 probs = torch.sigmoid(model.frame_logits(f)).numpy()
                 clip = float(torch.sigmoid(model.clip_logits(f[None]))[0])
-            scores.append(float(probs[0]) if r["kind"] == "image" else rule(probs, clip))
+            scores.append(track_score(rule, r["kind"], probs, clip))
         if sel:
             out[name] = {"y": np.array([r["label"] == "fake" for r in sel], int), "s": np.array(scores),
                          "methods": [r["method"] for r in sel], "paths": [r["path"] for r in sel]}
