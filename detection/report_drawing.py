@@ -7,12 +7,10 @@ import math
 
 from fpdf import FPDF
 
-from provenance.pdf import draw_provenance
-
 from . import selectors
 from .models import FrameResult, Media
 from .report_voice import draw_sync, draw_voice
-from .reports import HEATMAP_CAVEAT, model_paragraph, report_data
+from .reports import HEATMAP_CAVEAT, SECTIONS, model_paragraph, report_data
 
 # Two pages for a typical clip, the per-face table last.
 COLOURS = {"fake": (179, 38, 30), "authentic": (30, 107, 53), "inconclusive": (138, 90, 0)}
@@ -266,7 +264,8 @@ def report_pdf(media: Media) -> bytes:
     pdf.set_fill_color(*colour)
     pdf.rect(pdf.l_margin, top, 1.8, pdf.get_y() - top, style="F")
 
-    draw_provenance(data["provenance"], heading=heading, paragraph=paragraph, fact=fact)  # issue 22
+    for name, section in SECTIONS.items():  # issue 22: provenance
+        section.draw(data[name], heading=heading, paragraph=paragraph, fact=fact)
 
     # The file.
     heading("File")

@@ -16,8 +16,6 @@ from detection import verdicts
 from detection.sendfile import private_file_response, ranged_file_response
 from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
-from registry import charts as registry_charts
-from registry import selectors as registry_selectors
 
 from . import charts, selectors, services, wording
 from .models import ModerationItem
@@ -190,13 +188,4 @@ def health(request):
         "voice_scores": charts.score_histogram(health["voice_drift"]["current_hist"],
                                                health["voice_drift"]["reference_hist"]),
     }
-    models = registry_selectors.models_overview()
-    comparison = models["comparison"]
-    if comparison and comparison["n"]:
-        serving_threshold = models["serving"].card.get("threshold", 0.5) if models["serving"] else 0.5
-        pictures["agreement"] = registry_charts.agreement_scatter(
-            comparison["pairs"], serving_threshold=serving_threshold or 0.5,
-            shadow_threshold=comparison["shadow_threshold"])
-        pictures["accuracy"] = registry_charts.accuracy_bars(
-            comparison["serving_accuracy"], comparison["shadow_accuracy"], comparison["reviewed"])
-    return render(request, "moderation/health.html", {"health": health, "charts": pictures, "models": models})
+    return render(request, "moderation/health.html", {"health": health, "charts": pictures})
