@@ -11,10 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from detection import formats, verdicts
 from detection import selectors as detection_selectors
-from detection import verdicts
 from detection.sendfile import private_file_response, ranged_file_response
-from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
 
 from . import charts, selectors, services, wording
@@ -135,7 +134,7 @@ def media_file(request, pk: int):
     """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
     media = get_object_or_404(selectors.flagged_media(), pk=pk)
     # Ranged, so the review page's player can seek (issue 29's per-second strip).
-    response = ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
+    response = ranged_file_response(request, media.file, formats.content_type(media.format),
                                     filename=media.original_name)
     response["Cache-Control"] = "private, max-age=3600"
     return response
