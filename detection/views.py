@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -27,6 +28,11 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def _size_words(n: int) -> str:
+    """Django's filesizeformat as the pages word a limit: "200 MB" rather than "200.0 MB"."""
+    return filesizeformat(n).replace("\xa0", " ").replace(".0 ", " ")
+
+
 def _human_seconds(s: float) -> str:
     if s >= 60 and s % 60 == 0:
         minutes = int(s // 60)
@@ -36,11 +42,11 @@ def _human_seconds(s: float) -> str:
 
 def upload_limits_context() -> dict:
     """The limits the upload service enforces and the accepted formats, in words for the upload and front
-    pages (and in numbers for the upload page's script). Sizes are set in whole megabytes (UPLOAD_MAX_BYTES)."""
+    pages (and in numbers for the upload page's script)."""
     limits = intake.upload_limits()
     return {
         "max_bytes": limits.max_bytes,
-        "max_size": f"{limits.max_bytes / (1 << 20):g} MB",
+        "max_size": _size_words(limits.max_bytes),
         "max_duration": _human_seconds(limits.max_seconds),
         "max_minutes": limits.max_seconds / 60,
         "max_side": f"{limits.max_side:,}",
