@@ -1,7 +1,6 @@
 from django.contrib import admin
 
-from registry.card_table import card_table as render_card
-
+from .card_table import card_table as render_card
 from .models import DetectionJob, FrameResult, Media
 
 

@@ -2,7 +2,7 @@
 from django.contrib import admin, messages
 
 from . import gate, retraining, versions
-from .card_table import card_table as render_card
+from detection.card_table import card_table as render_card
 from .models import ModelEvent, ModelVersion, RetrainRun, ShadowScore
 
 

@@ -2,7 +2,7 @@
 import pytest
 from django.urls import reverse
 
-from registry.card_table import card_rows
+from detection.card_table import card_rows
 from registry.models import ModelVersion
 
 from .test_results import make_analysis

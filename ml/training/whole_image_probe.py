@@ -164,15 +164,14 @@ def _fit(x, y, c: float):
 def _figures(y, p, threshold: float = 0.5) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from ml.evaluation.dev_eval import bootstrap_auc
-    from ml.training.clip_train import balanced_ece
+    from ml.metrics import bootstrap_auc, ece
 
     y, p = np.asarray(y), np.asarray(p)
     out = {"n_fake": int(y.sum()), "n_real": int((1 - y).sum())}
     if 0 < y.sum() < len(y):
         lo, hi = bootstrap_auc(y, p, n=2000)
         out.update(auc=round(float(roc_auc_score(y, p)), 4), auc_ci95=[round(lo, 4), round(hi, 4)],
-                   ece=round(balanced_ece(y, p), 4))
+                   ece=round(ece(y, p, balanced=True), 4))
     pred = p >= threshold
     out["accuracy"] = round(float((pred == (y == 1)).mean()), 4)
     if y.sum():

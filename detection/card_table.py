@@ -1,4 +1,5 @@
-"""A model card (the JSON a checkpoint carries) as an HTML table for the admin, instead of a wall of JSON."""
+"""A model card (the JSON a checkpoint carries) as an HTML table for the admin (a job's card here, the registry's
+versions in registry.admin), instead of a wall of JSON."""
 from __future__ import annotations
 
 import json
