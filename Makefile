@@ -26,11 +26,11 @@ S3_BUCKET ?= portal-private
 STORAGE ?= s3
 
 # Debian packages: RUN_PACKAGES build the virtual environment (mysqlclient compiles against libmariadb);
-# TEST_PACKAGES add the services, chromium (browser tests) and poppler (PDF pages); ffmpeg (previews, test clips)
+# TEST_PACKAGES add the services, chromium (browser tests), poppler (PDF pages) and espeak-ng (a synthetic voice the audio tests make); ffmpeg (previews, test clips)
 # is in RUN_PACKAGES.
 # ffmpeg: the worker's H.264 previews of videos browsers cannot play (detection/previews.py).
 RUN_PACKAGES ?= python3-venv python3-dev build-essential pkg-config libmariadb-dev ffmpeg
-TEST_PACKAGES ?= chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2
+TEST_PACKAGES ?= chromium fonts-dejavu-core poppler-utils mariadb-server mariadb-client redis-server libjemalloc2 espeak-ng
 
 .PHONY: help setup run test services s3-server db-user run-stack stop-stack screenshots system-packages test-packages admin
 
