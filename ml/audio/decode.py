@@ -95,20 +95,11 @@ def load_audio(path: str | os.PathLike, limits=None) -> AudioClip:
     """Decode ``path``'s first sound track to 16 kHz mono float32, within ``limits`` (any object with
     ``max_bytes`` and ``max_seconds``, e.g. ``ml.media.decode.Limits``)."""
     lim = _limits(limits)
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise MediaError(errors.CORRUPT_MEDIA, f"The file could not be read ({exc.strerror}).") from exc
-    if size == 0:
-        raise MediaError(errors.EMPTY_FILE, "The file is empty.")
-    if size > lim.max_bytes:
-        raise MediaError(errors.TOO_LARGE, f"The file is larger than {lim.max_bytes // (1024 * 1024)} MB.")
+    head = media.read_head(str(path), lim.max_bytes, 16)
     fmt = sniff(head)
     if fmt is None:
         raise MediaError(errors.UNSUPPORTED_TYPE, f"The file holds {_describe(head)}, not audio "
-                         "(wav, mp3, m4a/aac, ogg/opus, flac) or a video with sound.")
+                         f"({', '.join(media.AUDIO_NAMES)}) or a video with sound.")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:

@@ -1,7 +1,7 @@
 """Audio files: tell an audio file from its first bytes, probe it (it must decode) and read its samples.
 
-Accepted: WAV, MP3, M4A/AAC (MP4 audio or raw ADTS), Ogg (Opus, Vorbis, FLAC in Ogg) and FLAC. As for
-video, the kind is decided from the content, never from the name, and a file must decode to count.
+What is accepted is ``ml.media.decode.AUDIO_NAMES`` (the one list). As for video, the kind is decided
+from the content, never from the name, and a file must decode to count.
 """
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import numpy as np
 from ml import errors
 from ml.errors import MediaError
 
-AUDIO_FORMATS = ("wav", "mp3", "m4a", "aac", "ogg", "flac")
-AUDIO_TYPES_WORDS = "wav, mp3, m4a, aac, ogg, opus, flac"
 PROBE_DECODE_SECONDS = 2.0  # this much must decode for the file to count as audio
 
 

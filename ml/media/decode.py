@@ -105,19 +105,26 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def probe(path: str, limits: Limits | None = None) -> MediaInfo:
-    """Check that ``path`` is a supported image or video that decodes and fits the limits."""
-    limits = limits or Limits()
+def read_head(path: str, max_bytes: int, n: int = SNIFF_BYTES) -> bytes:
+    """A file's first ``n`` bytes, once it is readable, not empty and at most ``max_bytes`` long
+    (MediaError: corrupt_media, empty_file, too_large)."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
+            head = fh.read(n)
     except OSError as exc:
         raise MediaError(errors.CORRUPT_MEDIA, f"The file could not be read ({exc.strerror}).") from exc
     if size == 0:
         raise MediaError(errors.EMPTY_FILE, "The file is empty.")
-    if size > limits.max_bytes:
-        raise MediaError(errors.TOO_LARGE, f"The file is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+    if size > max_bytes:
+        raise MediaError(errors.TOO_LARGE, f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+    return head
+
+
+def probe(path: str, limits: Limits | None = None) -> MediaInfo:
+    """Check that ``path`` is a supported image or video that decodes and fits the limits."""
+    limits = limits or Limits()
+    head = read_head(path, limits.max_bytes)
     sniffed = sniff(head)
     if sniffed is None and audio.sniff_audio(head) is not None:
         sniffed = ("audio", audio.sniff_audio(head))
