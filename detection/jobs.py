@@ -221,6 +221,9 @@ def _analyse(job: DetectionJob) -> None:
                 max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
                 progress=progress,
                 passthrough=limit,
+                # Issue 31: the tamper check runs only where the verdict would not be "likely fake".
+                tamper_below=(predictor.threshold + settings.RESULT_INCONCLUSIVE_BAND
+                              if settings.DETECTOR_TAMPER_CHECK else None),
             )
             card = detector.model_card_summary(predictor)
             voice = _soundtrack(job, prediction, media_path, heatmap_dir, progress)
@@ -270,7 +273,7 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     return name
 
 def job_verdict(*, score: float | None, threshold: float | None, faces_found: int,
-                face_sizes: list[int], clip_parts: dict | None = None) -> verdicts.Verdict:
+                face_sizes: list[int], clip_parts: dict | None = None, altered: bool = False) -> verdicts.Verdict:
     """The verdict for a finished analysis, decided once (detection.verdicts.decide) with the band and
     face size limit from settings."""
     return verdicts.decide(
@@ -281,6 +284,7 @@ def job_verdict(*, score: float | None, threshold: float | None, faces_found: in
         face_sizes=face_sizes,
         min_face_px=settings.RESULT_MIN_FACE_PX,
         clip_parts=clip_parts,
+        altered=altered,
     )
 
 
@@ -291,7 +295,8 @@ def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
         face_verdict = job_verdict(score=prediction.score, threshold=prediction.threshold,
                                    faces_found=prediction.faces_found,
                                    face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
-                                   clip_parts=getattr(prediction, "clip_parts", None))
+                                   clip_parts=getattr(prediction, "clip_parts", None),
+                                   altered=bool((getattr(prediction, "tamper", None) or {}).get("fired")))
         face = evidence.Evidence(evidence.FACE, face_verdict, prediction.score, prediction.threshold)
     return evidence.combine(face=face, voice=VoiceEvidence.objects.filter(job=job).first(),
                             sync=SyncEvidence.objects.filter(job=job).first(),
