@@ -52,6 +52,18 @@ def measure(items: list[dict], score, card: dict) -> list[dict]:
     return out
 
 
+def spread(items: list[dict], n: int) -> list[dict]:
+    """Up to ``n`` items, round-robin over their methods (many sources, not the first folder's)."""
+    by_method: dict[str, list[dict]] = {}
+    for it in items:
+        by_method.setdefault(it["method"], []).append(it)
+    out, k = [], 0
+    while len(out) < n and any(len(v) > k for v in by_method.values()):
+        out += [v[k] for v in by_method.values() if len(v) > k][: n - len(out)]
+        k += 1
+    return out
+
+
 def rates(rows: list[dict], threshold: float, card_threshold: float) -> dict:
     rise = np.array([r["rise"] for r in rows])
     checked = np.array([r["score"] < card_threshold + BAND for r in rows])
@@ -74,7 +86,7 @@ def main(argv=None) -> None:
     cached = json.loads(cached_path.read_text()) if cached_path.exists() else {}
     results = {}
     for part in ("train", "dev", "wild"):
-        items = [it for it in load_items(part) if it["label"] == "real"][:args.max_items]
+        items = spread([it for it in load_items(part) if it["label"] == "real"], args.max_items)
         done = {r["path"]: r for r in cached.get(part, [])}
         todo = [it for it in items if it["path"] not in done]
         results[part] = [done[it["path"]] for it in items if it["path"] in done] + measure(todo, score, card)
