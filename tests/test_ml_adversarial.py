@@ -91,6 +91,8 @@ def test_tamper_reads_the_lowest_scoring_crops_and_its_changes_keep_shape():
         out = change(crop)
         assert out.shape == crop.shape and out.dtype == np.uint8, name
     assert np.array_equal(tamper.shift(crop, 1, 1)[1:, 1:], crop[:-1, :-1])
+    assert np.array_equal(tamper.shift(crop, -8, 0)[:, :-8], crop[:, 8:])
+    assert np.array_equal(tamper.mirror(tamper.mirror(crop)), crop)
 
 
 def test_the_table_counts_before_and_after_the_tamper_check():

@@ -145,6 +145,10 @@ def main(argv=None) -> None:
     parser.add_argument("--attacks", default="pgd,pgd_eot_tamper,clip_pgd,clip_pgd_h264,transfer,square")
     parser.add_argument("--eps", default="1,2,4,8")
     parser.add_argument("--adaptive-eps", default="2,4", help="epsilons of the EOT attacks and the clip attacks")
+    parser.add_argument("--clip-eps", default="2,4", help="epsilons of the clip attacks")
+    parser.add_argument("--h264-eps", default="4", help="epsilons of the H.264 clip attack")
+    parser.add_argument("--transfer-eps", default="4,8")
+    parser.add_argument("--square-eps", type=int, default=8)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--square-n", type=int, default=4)
     parser.add_argument("--head", type=Path, default=None, help="a robust head (.npz: weight, bias) to attack instead")
@@ -208,7 +212,8 @@ def attack_all(args, rows, out_path):
         if variant not in wanted:
             continue
         clip = variant.startswith("clip")
-        for eps in (eps_all if variant == "pgd" else eps_adaptive):
+        eps_list = {"pgd": eps_all, "clip_pgd": args.clip_eps, "clip_pgd_h264": args.h264_eps}.get(variant, eps_adaptive)
+        for eps in ([int(e) for e in eps_list.split(",")] if isinstance(eps_list, str) else eps_list):
             for i, it in enumerate(clip_set if clip else attack_set):
                 if (variant, eps, it["path"]) in done:
                     continue
@@ -218,9 +223,9 @@ def attack_all(args, rows, out_path):
                 record({"attack": variant, "eps": eps, "path": it["path"], "method": it["method"],
                         "seconds": round(time.time() - start, 1)} | res)
     if "transfer" in wanted:
-        attack_extra.transfer(judge, attack_set, eps_all, done, record)
+        attack_extra.transfer(judge, attack_set, [int(e) for e in args.transfer_eps.split(",")], done, record)
     if "square" in wanted:
-        attack_extra.square_runs(judge, attack_set[:args.square_n], args.queries, done, record)
+        attack_extra.square_runs(judge, attack_set[:args.square_n], args.queries, done, record, eps=args.square_eps)
     return rows
 
 

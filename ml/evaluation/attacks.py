@@ -91,19 +91,22 @@ def purify_draw(rng: np.random.Generator):
     return lambda x: jp(down_up(x))
 
 
+def t_mirror():
+    return lambda x: x.flip(-1)
+
+
 def tamper_draw(rng: np.random.Generator):
-    """One of the tamper check's benign changes (``ml.inference.tamper.CHANGES``) or none, with a random
-    JPEG quality, shift direction, resize factor and blur around the check's own settings."""
-    kind = int(rng.integers(0, 5))
+    """One of the tamper check's benign changes (``ml.inference.tamper.CHANGES``) or none, drawn around the
+    check's own settings: JPEG 65-85, the mirror image, a shift of up to 8 px each way (mirrored or not)."""
+    kind = int(rng.integers(0, 4))
     if kind == 0:
         return lambda x: x
     if kind == 1:
-        return t_jpeg(int(rng.integers(80, 96)))
+        return t_jpeg(int(rng.integers(65, 86)))
+    move = t_shift(*(int(v) for v in rng.integers(-8, 9, 2)))
     if kind == 2:
-        return t_shift(*(int(v) for v in rng.choice([-1, 1], 2)))
-    if kind == 3:
-        return t_resize(float(rng.uniform(0.8, 0.95)))
-    return t_blur(float(rng.uniform(0.5, 0.9)))
+        return move
+    return lambda x: move(x.flip(-1))
 
 
 DRAWS = {"none": None, "purify": purify_draw, "tamper": tamper_draw}

@@ -34,14 +34,18 @@ def shipped():
     return load_checkpoint(DEFAULT_CHECKPOINT)[0].eval().requires_grad_(False)
 
 
-def adversarial_features(model, eps: float, steps: int, log=print) -> dict:
+def adversarial_features(model, eps: float, steps: int, items: int = 10 ** 6, log=print) -> dict:
     """Standardised features of clean and attacked middle crops of the train items (cached)."""
-    path = cache_dir() / "advtrain" / f"eps{round(eps * 255)}_steps{steps}.npz"
+    path = cache_dir() / "advtrain" / f"eps{round(eps * 255)}_steps{steps}_items{items}.npz"
     if path.exists():
         with np.load(path) as z:
             return dict(z)
     path.parent.mkdir(parents=True, exist_ok=True)
-    items = load_items("train")
+    from ml.evaluation.tamper_calibrate import spread
+
+    train = load_items("train")
+    items = spread([it for it in train if it["label"] == "real"], items // 2) + \
+        spread([it for it in train if it["label"] == "fake"], items - items // 2)
     clean, adv, labels, started = [], [], [], time.process_time()
     for i, it in enumerate(items):
         x = A.to_pixels(it["crops"][len(it["crops"]) // 2][None])
@@ -106,6 +110,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.training.adversarial", description=__doc__.splitlines()[0])
     parser.add_argument("--eps", type=float, default=4)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--items", type=int, default=100, help="train items attacked (half real, half fake)")
     parser.add_argument("--adv-weight", type=float, default=1.0)
     parser.add_argument("--pull", type=float, default=1e-3)
     parser.add_argument("--out", type=Path, default=None)
@@ -113,10 +118,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model = shipped()
-    feats = adversarial_features(model, args.eps / 255, args.steps)
+    feats = adversarial_features(model, args.eps / 255, args.steps, args.items)
     w0, b0 = model.frame_head.weight[0].detach().numpy().copy(), float(model.frame_head.bias[0])
     w, b = refit(w0, b0, feats, adv_weight=args.adv_weight, pull=args.pull)
-    out = args.out or cache_dir() / "advtrain" / f"robust_eps{int(args.eps)}_s{args.steps}_w{args.adv_weight}.npz"
+    out = args.out or cache_dir() / "advtrain" / f"robust_eps{int(args.eps)}_s{args.steps}_n{args.items}_w{args.adv_weight}.npz"
     np.savez(out, weight=w.astype(np.float32), bias=np.float32(b))
     summary = {"head": str(out), "train_items": int(len(feats["labels"])),
                "attack_cpu_seconds": round(float(feats["cpu_seconds"]), 1)}
