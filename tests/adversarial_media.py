@@ -19,7 +19,7 @@ from PIL import Image
 from ml.evaluation.attacks import logits_fn
 from ml.media.decode import read_image
 from ml.media.faces import FaceFinder, align_matrix
-from ml.training import calibration
+from ml import calibration
 
 
 def crop_grid(matrix: np.ndarray, size: int, height: int, width: int) -> torch.Tensor:

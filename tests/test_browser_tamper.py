@@ -25,7 +25,7 @@ from tests.test_api_analyses import create
 @pytest.fixture(scope="module")
 def perturbed_fake(tmp_path_factory):
     from ml.inference.predictor import Predictor
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     data = shared_data_dir()
     require((data / "dev" / "labels.csv").is_file(), f"shared dev data not found at {data / 'dev'}")

@@ -136,7 +136,7 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
     from ml.paths import DEFAULT_CHECKPOINT
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(DEFAULT_CHECKPOINT)
     for part in args.part:

@@ -36,7 +36,7 @@ from ml.evaluation.adv_cache import cache_dir, load_items
 from ml.evaluation.tamper_calibrate import BAND, item_score, onnx_logits
 from ml.inference import tamper
 from ml.inference.defences import purify
-from ml.training import augment
+from ml.media import degradations as augment
 
 EPSILONS = (1, 2, 4, 8)
 
@@ -86,7 +86,7 @@ def model():
     global _model
     if _model is None:
         from ml.paths import DEFAULT_CHECKPOINT
-        from ml.training.checkpoint import load_checkpoint
+        from ml.models.checkpoint import load_checkpoint
 
         _model = load_checkpoint(DEFAULT_CHECKPOINT)[0].eval().requires_grad_(False)
     return _model

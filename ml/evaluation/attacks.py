@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ml.inference import tamper
-from ml.training import augment
+from ml.media import degradations as augment
 
 Logits = "callable: pixels -> N frame logits"
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ml.inference import tamper
-from ml.training import calibration
+from ml import calibration
 
 BAND = 0.1  # the portal's RESULT_INCONCLUSIVE_BAND default
 

@@ -46,8 +46,9 @@ VIDEO_CODECS = "H.264, HEVC, VP8/VP9, AV1, MPEG-4 Part 2, MPEG-1/2 and the rest 
 SNIFF_BYTES = 512  # enough for an MPEG transport stream's second sync byte (188 bytes apart)
 
 
-UNSUPPORTED_MESSAGE = (f"This is not a supported video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
-                       f"or audio file ({', '.join(AUDIO_NAMES)}).")
+ACCEPTED_WORDS = (f"video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
+                  f"or audio file ({', '.join(AUDIO_NAMES)})")
+UNSUPPORTED_MESSAGE = f"This is not a supported {ACCEPTED_WORDS}."
 UNSUPPORTED_WORDS = UNSUPPORTED_MESSAGE  # audio-portal's name for it
 
 
@@ -128,7 +129,7 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
         if video_streams == 0 and audio_streams > 0:  # m4a, Matroska/WebM or Ogg (Opus, Vorbis) holding only sound
             kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka", "ogv": "ogg"}[fmt]
     if kind == "audio":
-        info = audio.probe_audio(path, fmt)
+        info = MediaInfo("audio", fmt, 0, 0, audio.audio_seconds(path), 0.0, 0)
     else:
         info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
     if max(info.width, info.height) > limits.max_side:

@@ -1,5 +1,5 @@
 """Adversarial fine-tuning of detector v4's trainable part (its linear frame head on frozen CLIP block-8
-features): ``python -m ml.training.adversarial [--eps 4] [--steps 2] [--out H.npz]``, then its clean cost.
+features): ``python -m ml.evaluation.robust_head [--eps 4] [--steps 2] [--out H.npz]``, then its clean cost.
 
 One round of PGD adversarial training on the cached *train* crops (``ml.evaluation.adv_cache`` part
 ``train``; never dev or dev-wild): each item's middle crop is attacked with ``--steps``-step PGD at ``--eps``
@@ -29,7 +29,7 @@ from ml.evaluation.adv_cache import cache_dir, load_items
 
 def shipped():
     from ml.paths import DEFAULT_CHECKPOINT
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     return load_checkpoint(DEFAULT_CHECKPOINT)[0].eval().requires_grad_(False)
 
@@ -107,7 +107,7 @@ def clean_aucs(model, heads: dict[str, tuple[np.ndarray, float]]) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.training.adversarial", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluation.robust_head", description=__doc__.splitlines()[0])
     parser.add_argument("--eps", type=float, default=4)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--items", type=int, default=100, help="train items attacked (half real, half fake)")
