@@ -103,3 +103,14 @@ def test_the_table_counts_before_and_after_the_tamper_check():
              "success_after": True, "seconds": 5}]
     table = markdown(rows, "x")
     assert "| 2 | 2 | 2/2 (100%) | 1/2 (50%) | 1/2 |" in table
+
+
+def test_the_tamper_aware_attack_stays_in_the_ball_and_lowers_the_changed_copies_too():
+    net = small_net()
+    x = A.to_pixels(smooth_crops(1))
+    adv = A.tamper_aware_pgd(logits(net), x, 8 / 255, steps=6)
+    assert (adv - x).abs().max() <= 8 / 255 + 1e-6
+    with torch.no_grad():
+        before = torch.stack([logits(net)(t(x)) for t in A.tamper_changes()]).mean()
+        after = torch.stack([logits(net)(t(adv)) for t in A.tamper_changes()]).mean()
+    assert after < before

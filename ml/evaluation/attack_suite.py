@@ -9,7 +9,8 @@ have been altered" and a moderator reviews it, so that is not a success).
 
 - ``pgd``: white-box PGD (``--steps``), stopping once the item is "likely authentic" (what an attacker who
   reads the verdict would do); ``pgd_eot_tamper``: adaptive, EOT over the tamper check's benign changes
-  (BPDA through JPEG), no early stop; ``pgd_eot_purify``: adaptive against ``DETECTOR_PURIFY`` (EOT + BPDA),
+  (BPDA through JPEG), no early stop; ``pgd_tamper_aware``: knows the check's exact changes and pays for
+  its signal in the loss (``attacks.tamper_aware_pgd``); ``pgd_eot_purify``: adaptive against ``DETECTOR_PURIFY`` (EOT + BPDA),
   scored with purification on.
 - clips (6 frames, clip rule = mean of frame probabilities): ``clip_pgd`` and ``clip_pgd_h264`` (BPDA through
   H.264 CRF 23 of the crop sequence, then scored after a real CRF 23 encode).
@@ -117,6 +118,8 @@ def run_pgd(fn, judge, crops: np.ndarray, kind: str, eps: float, *, steps: int, 
                     break
     elif variant == "clip_pgd_h264":
         adv = A.pgd(fn, x, eps, steps=steps, final=A.t_h264(23), seed=seed)
+    elif variant == "pgd_tamper_aware":
+        adv = A.tamper_aware_pgd(fn, x, eps, steps=steps, rise_budget=0.5 * judge.check.threshold, seed=seed)
     else:
         draw = A.tamper_draw if variant == "pgd_eot_tamper" else A.purify_draw
         adv = A.pgd(fn, x, eps, steps=steps, eot=2, draw=draw, seed=seed)
@@ -145,6 +148,7 @@ def main(argv=None) -> None:
     parser.add_argument("--attacks", default="pgd,pgd_eot_tamper,clip_pgd,clip_pgd_h264,transfer,square")
     parser.add_argument("--eps", default="1,2,4,8")
     parser.add_argument("--adaptive-eps", default="2,4", help="epsilons of the EOT attacks and the clip attacks")
+    parser.add_argument("--adaptive-n", type=int, default=6, help="crops for the tamper-aware attack (6 passes a step)")
     parser.add_argument("--clip-eps", default="2,4", help="epsilons of the clip attacks")
     parser.add_argument("--h264-eps", default="4", help="epsilons of the H.264 clip attack")
     parser.add_argument("--transfer-eps", default="4,8")
@@ -208,13 +212,13 @@ def attack_all(args, rows, out_path):
     wanted = args.attacks.split(",")
     eps_all = [int(e) for e in args.eps.split(",")]
     eps_adaptive = [int(e) for e in args.adaptive_eps.split(",")]
-    for variant in ("pgd", "pgd_eot_tamper", "pgd_eot_purify", "clip_pgd", "clip_pgd_h264"):
+    for variant in ("pgd", "pgd_eot_tamper", "pgd_tamper_aware", "pgd_eot_purify", "clip_pgd", "clip_pgd_h264"):
         if variant not in wanted:
             continue
         clip = variant.startswith("clip")
         eps_list = {"pgd": eps_all, "clip_pgd": args.clip_eps, "clip_pgd_h264": args.h264_eps}.get(variant, eps_adaptive)
         for eps in ([int(e) for e in eps_list.split(",")] if isinstance(eps_list, str) else eps_list):
-            for i, it in enumerate(clip_set if clip else attack_set):
+            for i, it in enumerate((clip_set if clip else attack_set)[:args.adaptive_n if variant == "pgd_tamper_aware" else None]):
                 if (variant, eps, it["path"]) in done:
                     continue
                 start = time.time()

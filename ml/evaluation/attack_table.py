@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-ORDER = ("pgd", "pgd_eot_tamper", "pgd_eot_purify", "clip_pgd", "clip_pgd_h264", "transfer",
+ORDER = ("pgd", "pgd_eot_tamper", "pgd_tamper_aware", "pgd_eot_purify", "clip_pgd", "clip_pgd_h264", "transfer",
          "square_api_rounding", "square_unrounded")
 WORDS = {
     "pgd": "white-box PGD (crops), stops once authentic",
     "pgd_eot_tamper": "adaptive PGD, EOT over the tamper check's changes (BPDA)",
+    "pgd_tamper_aware": "adaptive PGD knowing the tamper check, its signal in the loss",
     "pgd_eot_purify": "adaptive PGD, EOT + BPDA through purification (scored purified)",
     "clip_pgd": "white-box PGD (6-frame clips, clip rule)",
     "clip_pgd_h264": "clip PGD with BPDA through H.264, then H.264 CRF 23",
