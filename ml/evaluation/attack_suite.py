@@ -167,7 +167,8 @@ def main(argv=None) -> None:
         rows = attack_all(args, rows, out_path)
     from ml.evaluation.attack_table import markdown
 
-    print(markdown(rows, name))
+    cal = tamper.load_calibration(_shipped_version())
+    print(markdown(rows, name, cal["threshold"] if cal else None))
 
 
 def attack_all(args, rows, out_path):
@@ -231,6 +232,13 @@ def attack_all(args, rows, out_path):
     if "square" in wanted:
         attack_extra.square_runs(judge, attack_set[:args.square_n], args.queries, done, record, eps=args.square_eps)
     return rows
+
+
+def _shipped_version() -> str:
+    from ml.inference.backends import read_card
+    from ml.paths import DEFAULT_CHECKPOINT
+
+    return read_card(DEFAULT_CHECKPOINT)["version"]
 
 
 def _linear(head):

@@ -18,7 +18,11 @@ WORDS = {
 }
 
 
-def markdown(rows: list[dict], name: str) -> str:
+def markdown(rows: list[dict], name: str, threshold: float | None = None) -> str:
+    """``threshold``: the tamper threshold to judge the stored signal by (default: as recorded in the rows)."""
+    if threshold is not None:  # re-judge with the final threshold; the check only ran below threshold + band
+        rows = [r | {"fired": r.get("tamper") is not None and r["tamper"] > threshold} for r in rows]
+        rows = [r | {"success_after": bool(r.get("authentic")) and not r["fired"]} for r in rows]
     clean = {r["path"]: r for r in rows if r["attack"] == "clean"}
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for r in rows:
@@ -29,7 +33,8 @@ def markdown(rows: list[dict], name: str) -> str:
              f"{sum(1 for r in clean.values() if r['set'] == 'video')} fake clips scored clean "
              f"({len(methods)} methods); attacked: those not already \"likely authentic\".",
              "Success = ends \"likely authentic\" (calibrated score < threshold - band). Before: the detector "
-             "alone. After: with the tamper check (fired = \"inconclusive: may have been altered\", to moderators).", "",
+             "alone. After: with the tamper check (fired = \"inconclusive: may have been altered\", to moderators)"
+             + (f", threshold {threshold}." if threshold is not None else "."), "",
              "| attack | eps/255 | n | success before | success after | tamper fired | median queries | s/item |",
              "|---|---|---|---|---|---|---|---|"]
     for attack in ORDER:

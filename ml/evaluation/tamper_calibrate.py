@@ -93,7 +93,8 @@ def main(argv=None) -> None:
         cached[part] = results[part]
         cached_path.write_text(json.dumps(cached))
     train_rise = np.array([r["rise"] for r in results["train"]])
-    threshold = round(float(np.quantile(train_rise, args.quantile)), 4)
+    # "higher": an observed value, so that at most (1 - quantile) of the train items lie strictly above it.
+    threshold = round(float(np.quantile(train_rise, args.quantile, method="higher")), 4)
     report = {"model_version": card["version"], "threshold": threshold, "crops": tamper.CROPS,
               "changes": list(tamper.CHANGES), "quantile": args.quantile,
               "fitted_on": f"{len(train_rise)} real items of the train split (adv_cache part train)",
