@@ -54,13 +54,15 @@ def transfer(judge, attack_set, epsilons, done, record) -> None:
                 "seconds": round(time.time() - start, 1)} | judge(A.to_uint8(adv), "image"))
 
 
-def square_runs(judge, attack_set, queries: int, done, record, eps: int = 4) -> None:
-    """Square Attack at ``eps``/255 on each crop, at the API's rounding and unrounded."""
+def square_runs(judge, attack_set, queries: int, done, record, eps: int = 4, modes=("api", "unrounded")) -> None:
+    """Square Attack at ``eps``/255 on each crop, at the API's rounding and/or unrounded."""
     def query(pixels):
         crops = A.to_uint8(pixels)
         return np.array([item_score(judge.card, "image", np.asarray(judge.score(c[None]), float)) for c in crops])
 
     for decimals, name in ((API_DECIMALS, "square_api_rounding"), (None, "square_unrounded")):
+        if name.removeprefix("square_").removesuffix("_rounding") not in modes:
+            continue
         for i, it in enumerate(attack_set):
             if (name, eps, it["path"]) in done:
                 continue

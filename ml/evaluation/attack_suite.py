@@ -154,6 +154,7 @@ def main(argv=None) -> None:
     parser.add_argument("--transfer-eps", default="4,8")
     parser.add_argument("--square-eps", type=int, default=8)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--square-modes", default="api,unrounded", help="api (rounded as the API rounds), unrounded")
     parser.add_argument("--square-n", type=int, default=4)
     parser.add_argument("--head", type=Path, default=None, help="a robust head (.npz: weight, bias) to attack instead")
     parser.add_argument("--table", action="store_true", help="only print the table from the cached results")
@@ -230,7 +231,8 @@ def attack_all(args, rows, out_path):
     if "transfer" in wanted:
         attack_extra.transfer(judge, attack_set, [int(e) for e in args.transfer_eps.split(",")], done, record)
     if "square" in wanted:
-        attack_extra.square_runs(judge, attack_set[:args.square_n], args.queries, done, record, eps=args.square_eps)
+        attack_extra.square_runs(judge, attack_set[:args.square_n], args.queries, done, record, eps=args.square_eps,
+                                 modes=tuple(args.square_modes.split(",")))
     return rows
 
 

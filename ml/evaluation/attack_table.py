@@ -23,6 +23,10 @@ def markdown(rows: list[dict], name: str, threshold: float | None = None) -> str
     if threshold is not None:  # re-judge with the final threshold; the check only ran below threshold + band
         rows = [r | {"fired": r.get("tamper") is not None and r["tamper"] > threshold} for r in rows]
         rows = [r | {"success_after": bool(r.get("authentic")) and not r["fired"]} for r in rows]
+    first: dict[tuple, dict] = {}
+    for r in rows:  # two runs may have done the same item: the first result counts
+        first.setdefault((r["attack"], r["eps"], r["path"]), r)
+    rows = list(first.values())
     clean = {r["path"]: r for r in rows if r["attack"] == "clean"}
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for r in rows:

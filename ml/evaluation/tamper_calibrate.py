@@ -79,13 +79,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.evaluation.tamper_calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("--quantile", type=float, default=0.98)
     parser.add_argument("--max-items", type=int, default=80, help="per part and label (CPU budget)")
+    parser.add_argument("--parts", default="train,dev,wild", help="train is always read: it fits the threshold")
     parser.add_argument("--write", action="store_true", help="store the threshold in ml/weights/tamper.json")
     args = parser.parse_args(argv)
     score, card = onnx_logits()
     cached_path = cache_dir() / "tamper_rows.json"
     cached = json.loads(cached_path.read_text()) if cached_path.exists() else {}
     results = {}
-    for part in ("train", "dev", "wild"):
+    for part in dict.fromkeys(["train", *args.parts.split(",")]):
         items = spread([it for it in load_items(part) if it["label"] == "real"], args.max_items)
         done = {r["path"]: r for r in cached.get(part, [])}
         todo = [it for it in items if it["path"] not in done]
