@@ -220,9 +220,7 @@ def _analyse(job: DetectionJob) -> None:
                 max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
                 progress=progress,
                 passthrough=limit,
-                # Issue 31: the tamper check runs only where the verdict would not be "likely fake".
-                tamper_below=(predictor.threshold + settings.RESULT_INCONCLUSIVE_BAND
-                              if settings.DETECTOR_TAMPER_CHECK else None),
+                tamper_below=detector.tamper_below(predictor),  # issue 31
             )
             card = detector.model_card_summary(predictor)
             voice = _soundtrack(job, prediction, media_path, heatmap_dir, progress)
@@ -282,8 +280,7 @@ def job_verdict(*, score: float | None, threshold: float | None, faces_found: in
         faces_found=faces_found,
         face_sizes=face_sizes,
         min_face_px=settings.RESULT_MIN_FACE_PX,
-        clip_parts=clip_parts,
-        altered=altered,
+        clip_parts=clip_parts, altered=altered,
     )
 
 
