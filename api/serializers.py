@@ -1,4 +1,5 @@
 """The JSON shapes of the API (reads), and the upload form (create)."""
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -21,6 +22,14 @@ class AnalysisCreateSerializer(serializers.Serializer):
                                         "analysis ends; must resolve to a public address.")
 
 
+def coarse(value):
+    """A score as the API shows it: rounded to API_SCORE_DECIMALS (issue 31: coarser scores make a black-box
+    attacker who searches through the API's answers need more queries; docs/adversarial.md)."""
+    if not isinstance(value, float):
+        return value
+    return round(value, settings.API_SCORE_DECIMALS)
+
+
 class FrameSerializer(serializers.ModelSerializer):
     box = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
@@ -29,6 +38,11 @@ class FrameSerializer(serializers.ModelSerializer):
     class Meta:
         model = FrameResult
         fields = ["index", "time", "track", "score", "box", "heatmap_url", "thumbnail_url"]
+
+    def to_representation(self, frame):
+        data = super().to_representation(frame)
+        data["score"] = coarse(data["score"])
+        return data
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4))
     def get_box(self, frame) -> list[int]:
@@ -112,6 +126,9 @@ class AnalysisSerializer(serializers.ModelSerializer):
         data = super().to_representation(media)
         for key in ("model_version", "error_code", "error_message"):
             data[key] = data[key] or None  # "" on the row means "not yet" or "none"
+        data["score"], data["confidence"] = coarse(data["score"]), coarse(data["confidence"])
+        if data.get("clip_parts"):
+            data["clip_parts"] = {k: coarse(v) for k, v in data["clip_parts"].items()}
         return data
 
     def get_stage_label(self, media) -> str:

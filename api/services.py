@@ -121,13 +121,18 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def webhook_payload(job: DetectionJob) -> dict:
+    """The webhook's JSON: the job's outcome with the API's coarser scores (issue 31: API_SCORE_DECIMALS)."""
     media = job.media
+    outcome = job_outcome(job)
+    for key in ("score", "confidence"):
+        if isinstance(outcome.get(key), float):
+            outcome[key] = round(outcome[key], settings.API_SCORE_DECIMALS)
     return {
         "event": f"analysis.{job.status}",
         "analysis": {
             "id": media.pk,
             "url": f"/api/v1/analyses/{media.pk}/",
-            **job_outcome(job),
+            **outcome,
             "sha256": media.sha256,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         },

@@ -151,6 +151,9 @@ DETECTOR_FRAMES = envint("DETECTOR_FRAMES", 0)  # 0: the model card's frame coun
 DETECTOR_BACKEND = envstr("DETECTOR_BACKEND", "onnx")
 # Adversarial-input defence: random resize + JPEG re-compression of face crops before scoring (ml/defences.py)
 DETECTOR_PURIFY = envbool("DETECTOR_PURIFY", False)
+# Issue 31: re-score the deciding crops under small harmless changes when the verdict would not be "likely fake";
+# a large jump means "inconclusive: may have been altered to evade detection" and a moderator's review.
+DETECTOR_TAMPER_CHECK = envbool("DETECTOR_TAMPER_CHECK", True)
 DETECTOR_MAX_HEATMAPS = envint("DETECTOR_MAX_HEATMAPS", 8)
 # Issue 32: the whole-picture probe (ml.inference.whole_image) that reads images without a face.
 WHOLE_IMAGE_PROBE = envstr("WHOLE_IMAGE_PROBE", str(BASE_DIR / "ml" / "weights" / "whole_image_probe.npz"))
@@ -256,6 +259,8 @@ REST_FRAMEWORK = {
 }
 API_THROTTLE_USER = envstr("API_THROTTLE_USER", "120/min")
 API_THROTTLE_TOKEN = envstr("API_THROTTLE_TOKEN", "60/min")
+# Issue 31: scores in API answers are rounded to this many decimals (a black-box attacker learns less per query).
+API_SCORE_DECIMALS = envint("API_SCORE_DECIMALS", 2)
 API_PAGE_SIZE = envint("API_PAGE_SIZE", 20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Deepfake Portal API",

@@ -65,6 +65,12 @@ def get_predictor():
         return _loaded["predictor"]
 
 
+def tamper_below(predictor) -> float | None:
+    """Issue 31: the score under which the tamper check runs, i.e. where the verdict would not be "likely fake"
+    (threshold + band); None when ``DETECTOR_TAMPER_CHECK`` is off."""
+    return predictor.threshold + settings.RESULT_INCONCLUSIVE_BAND if settings.DETECTOR_TAMPER_CHECK else None
+
+
 def model_card_summary(predictor) -> dict:
     """What reports need from the model card: small, and kept on the job that the model ran."""
     card = getattr(predictor, "card", None) or {}

@@ -220,6 +220,7 @@ def _analyse(job: DetectionJob) -> None:
                 max_heatmaps=settings.DETECTOR_MAX_HEATMAPS,
                 progress=progress,
                 passthrough=limit,
+                tamper_below=detector.tamper_below(predictor),  # issue 31
             )
             card = detector.model_card_summary(predictor)
             voice = _soundtrack(job, prediction, media_path, heatmap_dir, progress)
@@ -274,12 +275,12 @@ def _store_copy(source: str | None, prefix: str, saved: list[str]) -> str:
     return name
 
 def job_verdict(*, score: float | None, threshold: float | None, faces_found: int,
-                face_sizes: list[int], clip_parts: dict | None = None) -> verdicts.Verdict:
+                face_sizes: list[int], clip_parts: dict | None = None, altered: bool = False) -> verdicts.Verdict:
     """The verdict for a finished analysis, decided once (detection.verdicts.decide) with the band and
     face size limit from settings."""
     return verdicts.decide(score=score, threshold=0.5 if threshold is None else threshold,
                            band=settings.RESULT_INCONCLUSIVE_BAND, faces_found=faces_found, face_sizes=face_sizes,
-                           min_face_px=settings.RESULT_MIN_FACE_PX, clip_parts=clip_parts)
+                           min_face_px=settings.RESULT_MIN_FACE_PX, clip_parts=clip_parts, altered=altered)
 
 
 def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
@@ -289,7 +290,8 @@ def _combined_verdict(job: DetectionJob, prediction, rows: list[FrameResult]):
         face_verdict = job_verdict(score=prediction.score, threshold=prediction.threshold,
                                    faces_found=prediction.faces_found,
                                    face_sizes=[min(row.x1 - row.x0, row.y1 - row.y0) for row in rows],
-                                   clip_parts=getattr(prediction, "clip_parts", None))
+                                   clip_parts=getattr(prediction, "clip_parts", None),
+                                   altered=bool((getattr(prediction, "tamper", None) or {}).get("fired")))
         face = evidence.Evidence(evidence.FACE, face_verdict, prediction.score, prediction.threshold)
     return evidence.combine(face=face, voice=VoiceEvidence.objects.filter(job=job).first(),
                             sync=SyncEvidence.objects.filter(job=job).first(),

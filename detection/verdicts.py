@@ -27,14 +27,15 @@ NEAR_THRESHOLD = "near_threshold"
 LOW_QUALITY = "low_quality"
 NO_FACE = "no_face"
 SIGNALS_DISAGREE = "signals_disagree"
-MAY_BE_ALTERED = "may_be_altered"  # reserved for the tamper signal
+MAY_BE_ALTERED = "may_be_altered"  # the tamper signal (ml.inference.tamper) fired
 NO_SPEECH = "no_speech"  # audio judged by the voice alone, and no speech in it (detection.evidence)
 REASONS = {
     NEAR_THRESHOLD: "The score is too close to the model's threshold to call either way.",
     LOW_QUALITY: "The faces are too small or blurry to judge reliably.",
     NO_FACE: "No face was found, so there is nothing to judge.",
     SIGNALS_DISAGREE: "The frame evidence and the clip score disagree.",
-    MAY_BE_ALTERED: "The file shows signs of editing that the detector cannot judge.",
+    MAY_BE_ALTERED: ("This file may have been altered to evade detection: its score jumps under small, harmless "
+                     "changes (re-compression, a 1-pixel shift), so a moderator will look at it."),
     NO_SPEECH: "No speech was found in the sound, so there is nothing to judge.",
 }
 
@@ -93,17 +94,21 @@ def signals_disagree(score: float | None, threshold: float, clip_parts: dict | N
 
 
 def decide(*, score: float | None, threshold: float, band: float, faces_found: int = 1,
-           face_sizes: list[int] | None = None, min_face_px: int = 0, clip_parts: dict | None = None) -> Verdict:
+           face_sizes: list[int] | None = None, min_face_px: int = 0, clip_parts: dict | None = None,
+           altered: bool = False) -> Verdict:
     """The verdict for a finished analysis, from the detector's score and threshold.
 
     ``face_sizes``: each analysed face's shorter side in pixels; ``clip_parts``: the parts of a clip score
-    (``Prediction.clip_parts``). In order: no face, faces too small, too close to the threshold, the
-    signals disagree; otherwise the side of the threshold.
+    (``Prediction.clip_parts``); ``altered``: the tamper signal fired (it is only run below the fake side).
+    In order: no face, faces too small, may have been altered (never "likely authentic"), too close to the
+    threshold, the signals disagree; otherwise the side of the threshold.
     """
     if score is None or faces_found == 0:
         return Verdict(INCONCLUSIVE, NO_FACE)
     if face_sizes and median(face_sizes) < min_face_px:
         return Verdict(INCONCLUSIVE, LOW_QUALITY)
+    if altered and score < threshold + band:
+        return Verdict(INCONCLUSIVE, MAY_BE_ALTERED)
     if abs(score - threshold) < band:
         return Verdict(INCONCLUSIVE, NEAR_THRESHOLD)
     if signals_disagree(score, threshold, clip_parts):

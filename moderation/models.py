@@ -25,6 +25,7 @@ class ModerationItem(models.Model):
         REPORTED = "reported", "Reported by uploader"
         AI_CLAIM = "ai_claim", "AI-generation claim (Content Credentials)"
         SYNTHETIC_VOICE = "synthetic_voice", "Synthetic voice"
+        MAY_BE_ALTERED = "may_be_altered", "May have been altered to evade detection"
 
     job = models.OneToOneField(DetectionJob, on_delete=models.CASCADE, related_name="moderation")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -36,6 +37,8 @@ class ModerationItem(models.Model):
     ai_claim = models.BooleanField(default=False)
     # The voice detector scored the speech at or above its threshold (issue 29).
     synthetic_voice = models.BooleanField(default=False)
+    # The tamper signal fired: the score jumps under harmless changes (issue 31, ml/inference/tamper.py).
+    may_be_altered = models.BooleanField(default=False)
     report_comment = models.TextField(blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     flagged_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -78,6 +81,7 @@ REASON_FIELDS = {
     ModerationItem.Reason.REPORTED: "reported",
     ModerationItem.Reason.AI_CLAIM: "ai_claim",
     ModerationItem.Reason.SYNTHETIC_VOICE: "synthetic_voice",
+    ModerationItem.Reason.MAY_BE_ALTERED: "may_be_altered",
 }
 
 

@@ -44,10 +44,12 @@ def audit_log(*, item: ModerationItem, actor: AbstractBaseUser | None, action: s
 
 def flag_reasons(job: DetectionJob) -> dict[str, bool]:
     """Which automatic reasons apply to an ended job: a high score, a score near its threshold, valid
-    Content Credentials that say an AI tool made the file, or speech the voice detector calls synthetic.
+    Content Credentials that say an AI tool made the file, speech the voice detector calls synthetic, or
+    a file the tamper signal says may have been altered to evade detection.
     A failed job (no face, a detector error) has no score: only the AI-generation claim (or a synthetic
     voice, recorded beside a face analysis that failed) can flag it."""
-    none = {"high_score": False, "inconclusive": False, "ai_claim": False, "synthetic_voice": False}
+    none = {"high_score": False, "inconclusive": False, "ai_claim": False, "synthetic_voice": False,
+            "may_be_altered": False}
     if job.status not in (DetectionJob.Status.DONE, DetectionJob.Status.FAILED):
         return none
     ai_claim = provenance_selectors.has_ai_claim(media_id=job.media_id)  # issue 22
@@ -59,7 +61,9 @@ def flag_reasons(job: DetectionJob) -> dict[str, bool]:
     high = job.score >= settings.MODERATION_SCORE_THRESHOLD
     inconclusive = job.verdict == verdicts.INCONCLUSIVE or (
         job.threshold is not None and abs(job.score - job.threshold) <= settings.MODERATION_INCONCLUSIVE_BAND)
-    return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice}
+    altered = job.verdict_reason == verdicts.MAY_BE_ALTERED  # issue 31: the tamper signal fired
+    return {"high_score": high, "inconclusive": inconclusive, "ai_claim": ai_claim, "synthetic_voice": synthetic_voice,
+            "may_be_altered": altered}
 
 
 def _item_state(item: ModerationItem) -> dict:

@@ -25,6 +25,7 @@ from ml.inference.backends import OnnxScorer, TorchScorer, timed
 from ml.inference.defences import purify
 from ml.inference.heatmap import overlay
 from ml.inference.result import AnalysedFrame, Prediction
+from ml.inference.tamper import TamperCheck
 from ml.media.decode import Limits, probe, sample_frames
 from ml.media.faces import FaceFinder, crop_face
 from ml.paths import DEFAULT_CHECKPOINT
@@ -54,6 +55,8 @@ class Predictor:
         self.purify = purify  # the adversarial-input defence in ml/defences.py
         self.threads = getattr(scorer, "threads", None)
         self.faces = FaceFinder()
+        # Issue 31: the tamper signal, when a threshold was fitted for this model version (ml/weights/tamper.json).
+        self.tamper = TamperCheck.for_model(self.version)
 
     @property
     def model_version(self) -> str:
@@ -94,16 +97,17 @@ class Predictor:
     def predict(self, path: str, *, frames: int | None = None, heatmap_dir: str | None = None,
                 max_heatmaps: int = 8, progress: Progress | None = None,
                 limits: Limits | None = None,
-                passthrough: tuple[type[BaseException], ...] = ()) -> Prediction:
+                passthrough: tuple[type[BaseException], ...] = (), tamper_below: float | None = None) -> Prediction:
         """``passthrough``: exception types that must reach the caller (e.g. a task's time limit)
-        instead of being recorded as a failed prediction."""
+        instead of being recorded as a failed prediction. ``tamper_below``: run the tamper check
+        (``ml.inference.tamper``) on the deciding track when the score is below this (e.g. threshold + band)."""
         timings: dict[str, float] = {}
         report = progress or (lambda stage, percent: None)
         result = Prediction(path=path, kind="video", status="error", score=None, label=None,
                             threshold=self.threshold, model_version=self.version, timings=timings)
         try:
             self._predict(path, frames or self.frames, heatmap_dir, max_heatmaps, report, limits,
-                          result, timings)
+                          result, timings, tamper_below)
         except passthrough:
             raise
         except MediaError as exc:
@@ -115,7 +119,7 @@ class Predictor:
             result.error = f"The analysis failed unexpectedly ({type(exc).__name__})."
         return result
 
-    def _predict(self, path, n_frames, heatmap_dir, max_heatmaps, report, limits, result, timings):
+    def _predict(self, path, n_frames, heatmap_dir, max_heatmaps, report, limits, result, timings, tamper_below=None):
         with timed(timings, "decode"):
             report("reading_frames", 5)
             info = probe(path, limits or Limits())
@@ -156,7 +160,7 @@ class Predictor:
                 maps = self.scorer.cams([int(r) for r in top], timings)
                 heatmap_jobs += [(float(probs[r]), track, positions[r], cropped[r][1], m) for r, m in zip(top, maps)]
             if best is None or score > best:
-                best = score
+                best, deciding = score, (crops, frame_logits)
                 if info.kind != "image":
                     result.clip_parts = self.clip_parts(probs, float(_sigmoid(clip_logit)), score)
 
@@ -167,6 +171,9 @@ class Predictor:
             report("heatmaps", 80)
             with timed(timings, "heatmap_files"):
                 self._write_heatmaps(frames, heatmap_jobs, result, heatmap_dir, max_heatmaps)
+        if tamper_below is not None and self.tamper is not None and result.score < tamper_below:
+            with timed(timings, "tamper"):  # after the heatmaps: scoring again replaces the scorer's last input
+                result.tamper = self.tamper.check(lambda c: self.scorer(c, {})[0], *deciding)
         report("done", 100)
         result.status = "ok"
 

@@ -34,6 +34,9 @@ class Prediction:
     # "topk_mean": float, "temporal": float | None, "frames_above": int, "frames": int}, calibrated like
     # the score; None for images and failed analyses.
     clip_parts: dict | None = None
+    # The tamper check (ml.inference.tamper.TamperCheck.check): {"fired", "rise", "threshold", "changes",
+    # "crops", "seconds"}; None when it was not run (score on the fake side, or no threshold for the model).
+    tamper: dict | None = None
 
     @property
     def seconds(self) -> float:
