@@ -14,7 +14,8 @@ reference. A path is (decode, frames, precision):
 A clip's score is made exactly as ``Predictor`` makes it (calibrated clip rule per face track, the most
 suspicious track); an item without a face scores 0.5 in every path, so all paths rank the same items.
 One thread. Crops and scores are cached under ``--cache`` (default /work/data/speed), so a stopped run
-resumes. ``--limit N`` scores the first N items of each set (a stated subset).
+resumes. ``--limit N`` scores the first N items of each set, ``--minutes M`` stops after M minutes with
+every set's items done so far (both a stated subset: the table gives each set's n).
 """
 from __future__ import annotations
 
@@ -130,54 +131,66 @@ def auc_row(y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
     return float(roc_auc(y, s)), lo, hi
 
 
+def interleave(todo: list[dict]) -> list[dict]:
+    """Items ordered so that every set advances at its own pace (a stopped run leaves a fair subset)."""
+    rank = {}
+    for s in SETS:
+        sel = [i for i in todo if i["set"] == s]
+        rank.update({i["path"]: (n + 0.5) / len(sel) for n, i in enumerate(sel)})
+    return sorted(todo, key=lambda i: rank[i["path"]])
+
+
 def run(paths: list[str], args) -> dict:
+    """Every item through every path (item by item, so a stopped run leaves every path the same items)."""
     import torch
 
-    from ml.inference.predictor import Predictor
     from ml.inference.backends import read_card
+    from ml.inference.predictor import Predictor
 
     torch.set_num_threads(1)
     card = read_card(args.checkpoint)
     pre = card["preprocessing"]
-    todo = items(args.dev, args.wild, args.limit)
+    todo = interleave(items(args.dev, args.wild, args.limit))
     crops = Crops(args.cache, int(pre["input_size"]), float(pre["margin"]))
-    results, memo = {}, {}  # memo: (precision, crops mode, path) -> score; an image's crop is the same in every decode
-    for name in paths:
-        spec = parse_path(name, int(pre.get("frames", 6)))
-        scorer, described = make_scorer(spec["precision"], args.checkpoint)
-        predictor = Predictor(scorer, card, backend=spec["precision"])
-        score_file = args.cache / "scores" / f"{card['version']}-{name}.jsonl"
-        score_file.parent.mkdir(parents=True, exist_ok=True)
-        done = {}
-        if score_file.exists():
-            done = {r["path"]: r["score"] for r in map(json.loads, score_file.read_text().splitlines())}
-        for item in todo:
-            if item["path"] in done:
-                mode = "image" if item["kind"] == "image" else f"{spec['decode']}-f{spec['frames']}"
-                memo.setdefault((spec["precision"], mode, item["path"]), done[item["path"]])
-        started = time.time()
-        with open(score_file, "a") as fh:
-            for n, item in enumerate(todo, 1):
-                if item["path"] in done:
-                    continue
+    specs = [parse_path(name, int(pre.get("frames", 6))) for name in paths]
+    scorers = {}
+    for precision in dict.fromkeys(s["precision"] for s in specs):
+        scorer, described = make_scorer(precision, args.checkpoint)
+        scorers[precision] = (Predictor(scorer, card, backend=precision), scorer, described)
+    score_file = args.cache / "scores" / f"{card['version']}.jsonl"
+    score_file.parent.mkdir(parents=True, exist_ok=True)
+    memo = {}  # (precision, crops mode, path) -> score; an image's crop is the same in every decode
+    if score_file.exists():
+        memo = {tuple(r["key"]): r["score"] for r in map(json.loads, score_file.read_text().splitlines())}
+    started, scored = time.time(), []
+    with open(score_file, "a") as fh:
+        for n, item in enumerate(todo, 1):
+            if args.minutes and time.time() - started > 60 * args.minutes:
+                print(f"stopped after {args.minutes} minutes: {len(scored)} of {len(todo)} items scored", flush=True)
+                break
+            for spec in specs:
                 mode = "image" if item["kind"] == "image" else f"{spec['decode']}-f{spec['frames']}"
                 key = (spec["precision"], mode, item["path"])
                 if key not in memo:
+                    predictor, scorer, _ = scorers[spec["precision"]]
                     tracks = crops.get(item, spec["decode"], spec["frames"])
                     memo[key] = round(item_score(predictor, scorer, item["kind"], tracks), 6)
-                done[item["path"]] = memo[key]
-                fh.write(json.dumps({"path": item["path"], "score": done[item["path"]]}) + "\n")
-                fh.flush()
-                if n % 25 == 0:
-                    print(f"  {name}: {n}/{len(todo)} items, {time.time() - started:.0f} s", flush=True)
-        results[name] = {"described": described, "spec": spec, "sets": {}}
+                    fh.write(json.dumps({"key": list(key), "score": memo[key]}) + "\n")
+                    fh.flush()
+            scored.append(item)
+            if n % 25 == 0:
+                print(f"  {n}/{len(todo)} items, {time.time() - started:.0f} s", flush=True)
+    results = {}
+    for spec in specs:
+        described = scorers[spec["precision"]][2]
+        results[spec["name"]] = {"described": described, "spec": spec, "sets": {}}
         for s in SETS:
-            sel = [i for i in todo if i["set"] == s]
+            sel = [i for i in scored if i["set"] == s]
             if sel:
                 y = np.array([i["label"] for i in sel])
-                results[name]["sets"][s] = (len(sel), *auc_row(y, np.array([done[i["path"]] for i in sel])))
-        print(f"{name}: {described}, decode {spec['decode']}, {spec['frames']} frames -> " + ", ".join(
-            f"{s} {v[1]:.3f}" for s, v in results[name]["sets"].items()), flush=True)
+                mode = lambda i: "image" if i["kind"] == "image" else f"{spec['decode']}-f{spec['frames']}"  # noqa: E731
+                scores = np.array([memo[(spec["precision"], mode(i), i["path"])] for i in sel])
+                results[spec["name"]]["sets"][s] = (len(sel), *auc_row(y, scores))
     return results
 
 
@@ -211,6 +224,7 @@ def main(argv=None) -> None:
     parser.add_argument("--wild", type=Path, default=Path("/work/data/dev-wild"))
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SPEED_CHECK_CACHE", "/work/data/speed")))
     parser.add_argument("--limit", type=int, default=None, help="first N items of each set (a stated subset)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this long (items done so far)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.dev = args.dev or data_root() / "dev"
