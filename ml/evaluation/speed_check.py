@@ -102,10 +102,14 @@ def item_score(predictor, scorer, kind: str, tracks: list[np.ndarray]) -> float:
     return 0.5 if best is None else best
 
 
-def make_scorer(precision: str, checkpoint: Path):
+def make_scorer(precision: str, checkpoint: Path, light: bool = False):
     """(scorer, description) for one thread: the fp32 ONNX graph, or the bf16 encoder (emulated where
-    the CPU has no bf16)."""
+    the CPU has no bf16). ``light``: the description only (nothing is scored)."""
     from ml.inference import cpu_features
+
+    if light:
+        return None, "fp32 (ONNX Runtime)" if precision == "fp32" else (
+            "bf16 (oneDNN)" if cpu_features.has_bf16() else "bf16 (emulated in fp32 kernels)")
 
     if precision == "fp32":
         from ml.inference.backends import OnnxScorer, fresh_onnx_beside
@@ -132,12 +136,15 @@ def auc_row(y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
 
 
 def interleave(todo: list[dict]) -> list[dict]:
-    """Items ordered so that every set advances at its own pace (a stopped run leaves a fair subset)."""
+    """Items in an order where every set, and each label within it, advances at its own pace, shuffled by a
+    fixed hash: a stopped run leaves a fair subset of each set (both labels)."""
     rank = {}
     for s in SETS:
-        sel = [i for i in todo if i["set"] == s]
-        rank.update({i["path"]: (n + 0.5) / len(sel) for n, i in enumerate(sel)})
-    return sorted(todo, key=lambda i: rank[i["path"]])
+        for label in (0, 1):
+            sel = sorted((i for i in todo if i["set"] == s and i["label"] == label),
+                         key=lambda i: hashlib.sha1(i["path"].encode()).hexdigest())
+            rank.update({i["path"]: (n + 0.5) / len(sel) for n, i in enumerate(sel)})
+    return sorted(todo, key=lambda i: (rank[i["path"]], i["path"]))
 
 
 def run(paths: list[str], args) -> dict:
@@ -155,7 +162,7 @@ def run(paths: list[str], args) -> dict:
     specs = [parse_path(name, int(pre.get("frames", 6))) for name in paths]
     scorers = {}
     for precision in dict.fromkeys(s["precision"] for s in specs):
-        scorer, described = make_scorer(precision, args.checkpoint)
+        scorer, described = make_scorer(precision, args.checkpoint, light=args.report)
         scorers[precision] = (Predictor(scorer, card, backend=precision), scorer, described)
     score_file = args.cache / "scores" / f"{card['version']}.jsonl"
     score_file.parent.mkdir(parents=True, exist_ok=True)
@@ -168,9 +175,11 @@ def run(paths: list[str], args) -> dict:
             if args.minutes and time.time() - started > 60 * args.minutes:
                 print(f"stopped after {args.minutes} minutes: {len(scored)} of {len(todo)} items scored", flush=True)
                 break
-            for spec in specs:
-                mode = "image" if item["kind"] == "image" else f"{spec['decode']}-f{spec['frames']}"
-                key = (spec["precision"], mode, item["path"])
+            keys = [(s["precision"], "image" if item["kind"] == "image" else f"{s['decode']}-f{s['frames']}", item["path"])
+                    for s in specs]
+            if args.report and not all(k in memo for k in keys):
+                continue  # --report: only what the cache holds for every path
+            for spec, key in zip(specs, keys):
                 if key not in memo:
                     predictor, scorer, _ = scorers[spec["precision"]]
                     tracks = crops.get(item, spec["decode"], spec["frames"])
@@ -206,7 +215,8 @@ def table(results: dict, reference: str = "fp32") -> str:
             drops.append(-delta)
             cells.append(f"{auc:.3f} [{lo:.2f}-{hi:.2f}]" + ("" if name == reference else f" ({delta:+.3f})"))
         worst = max(drops)
-        verdict = "reference" if name == reference else ("may be" if worst <= TOLERANCE else "no")
+        verdict = "reference" if name == reference else (
+            "n/a (a set lacks a class)" if np.isnan(worst) else "may be" if worst <= TOLERANCE else "no")
         lines.append(f"| {name}: {r['described']}, {r['spec']['decode']} decode, {r['spec']['frames']} frames | "
                      + " | ".join(cells) + f" | {worst:+.3f} | {verdict} |")
     return "\n".join(lines)
@@ -225,6 +235,7 @@ def main(argv=None) -> None:
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SPEED_CHECK_CACHE", "/work/data/speed")))
     parser.add_argument("--limit", type=int, default=None, help="first N items of each set (a stated subset)")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this long (items done so far)")
+    parser.add_argument("--report", action="store_true", help="score nothing: the table of the items cached for every path")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.dev = args.dev or data_root() / "dev"
