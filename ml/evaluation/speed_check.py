@@ -38,7 +38,8 @@ def items(dev: Path, wild: Path | None, limit: int | None) -> list[dict]:
 
     out = []
     for r in read_labels(dev):
-        name = "dev_image" if r["kind"] == "image" else ("dev_th" if r["source"] == "pool-talking-heads" else "dev_video")
+        name = "dev_image" if r["kind"] == "image" else (
+            "dev_th" if r["source"] == "pool-talking-heads" else "dev_video")
         out.append({"set": name, "path": str(dev / r["path"]), "label": int(r["label"] == "fake"), "kind": r["kind"]})
     if wild is not None and (wild / "labels.csv").exists():
         out += [{"set": "wild", "path": str(wild / r["path"]), "label": int(r["label"] == "fake"), "kind": r["kind"]}

@@ -58,6 +58,7 @@ class Bf16Scorer:
         torch.set_num_threads(threads)
         self.torch, self.threads = torch, threads
         self.model, self.emulate = model.eval(), emulate
+        del self.model.encoder.blocks[max(self.model.layers):]  # blocks past the last one used never run: free them
         if emulate:
             emulate_bf16(self.model.encoder)
         else:
