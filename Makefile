@@ -19,7 +19,7 @@ LONG_WORKERS ?= 1
 LIVE_WORKERS ?= 2
 LIVE_THREADS ?= 1
 PORT ?= 8000
-# The S3 server (moto's server mode, an emulator; see README "Storage") for the tests and run-stack.
+# The S3 server (moto's server mode, an emulator; see docs/operations.md, "Storage") for the tests and run-stack.
 S3_PORT ?= 9000
 S3_ENDPOINT ?= http://127.0.0.1:$(S3_PORT)
 S3_BUCKET ?= portal-private
@@ -148,7 +148,7 @@ run-stack: setup db-user s3-server stop-stack
 stop-stack:
 	@for pid in var/run/worker*.pid var/run/sweeper.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" && rm -f "$$pid"; done; true
 
-# Copy the browser tests' latest screenshots (test artifacts) into docs/ for the README.
+# Copy the browser tests' latest screenshots (test artifacts) into docs/ for the README and docs/ pages.
 SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone live-desktop live-phone
 screenshots:
 	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/

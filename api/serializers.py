@@ -4,10 +4,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from detection import verdicts
-from ml.media import decode as formats
+from detection import formats, verdicts
 from detection.models import DetectionJob, FrameResult, Media
-from detection.selectors import STAGE_LABELS, sync_data, verdict_driver_data, voice_data
+from detection.selectors import job_outcome, stage_label, sync_data, verdict_driver_data, voice_data
 from provenance.selectors import provenance_for
 from provenance.serializers import ProvenanceSerializer
 
@@ -15,9 +14,8 @@ from .evidence_serializers import SyncSerializer, VerdictDriverSerializer, Voice
 
 
 class AnalysisCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text=f"A video ({', '.join(formats.VIDEO_NAMES)}), "
-                                 f"image ({', '.join(formats.IMAGE_NAMES)}) or audio file "
-                                 f"({', '.join(formats.AUDIO_NAMES)}); the type is decided from the content.")
+    file = serializers.FileField(allow_empty_file=True,
+                                 help_text=f"A {formats.IN_WORDS}; the type is decided from the content.")
     callback_url = serializers.URLField(required=False, max_length=500, help_text="POSTed (signed) when the "
                                         "analysis ends; must resolve to a public address.")
 
@@ -115,11 +113,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
         return data
 
     def get_stage_label(self, media) -> str:
-        stage = media.job.stage
-        return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+        return stage_label(media.job.stage)
 
     def _verdict(self, media) -> dict:
-        return verdicts.as_dict(media.job.verdict_obj, media.job.score)
+        return job_outcome(media.job)
 
     @extend_schema_field(serializers.ChoiceField(choices=verdicts.KEYS, allow_null=True))
     def get_verdict(self, media) -> str | None:

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deepfake_portal.celery import run_task
-from detection import verdicts
+from detection.selectors import job_outcome
 from detection.models import DetectionJob
 
 from . import netcheck
@@ -127,13 +127,7 @@ def webhook_payload(job: DetectionJob) -> dict:
         "analysis": {
             "id": media.pk,
             "url": f"/api/v1/analyses/{media.pk}/",
-            "status": job.status,
-            **verdicts.as_dict(job.verdict_obj, job.score),
-            "score": job.score,
-            "threshold": job.threshold,
-            "model_version": job.model_version or None,
-            "error_code": job.error_code or None,
-            "error_message": job.error_message or None,
+            **job_outcome(job),
             "sha256": media.sha256,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         },

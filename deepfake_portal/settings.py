@@ -1,4 +1,4 @@
-"""Settings, read from the environment (see README "Configuration").
+"""Settings, read from the environment (see docs/configuration.md).
 
 With nothing set: SQLite in var/, tasks run in a thread of the web process, DEBUG off.
 """
@@ -329,7 +329,7 @@ CHANNEL_LAYERS = {"default": (
      "CONFIG": {"hosts": [LIVE_REDIS_URL], "prefix": "live", "capacity": 100, "expiry": 30}}
     if LIVE_REDIS_URL else {"BACKEND": "channels.layers.InMemoryChannelLayer"})}
 # Where frames are scored: "celery" (workers on LIVE_QUEUE, answers through the channel layer) or "pool"
-# (LIVE_POOL_PROCESSES processes of the ASGI server). bench/live.py measured both (README "Live check").
+# (LIVE_POOL_PROCESSES processes of the ASGI server). bench/live.py measured both (docs/benchmarks.md).
 LIVE_SCORER = envstr("LIVE_SCORER", "celery" if LIVE_REDIS_URL else "pool")
 LIVE_QUEUE = envstr("LIVE_QUEUE", "live")
 LIVE_POOL_PROCESSES = envint("LIVE_POOL_PROCESSES", 1)
@@ -354,5 +354,5 @@ LIVE_SAVE_FPS = envint("LIVE_SAVE_FPS", 10)
 LIVE_SAVE_GRACE_SECONDS = envint("LIVE_SAVE_GRACE_SECONDS", 60)
 SPECTACULAR_SETTINGS["DESCRIPTION"] += (
     " The live check is a WebSocket at /ws/live/ (the same token as `Authorization: Bearer <token>` on the "
-    "handshake; binary JPEG frames in, one JSON answer per frame out); its protocol is in the README, "
+    "handshake; binary JPEG frames in, one JSON answer per frame out); its protocol is in docs/live.md, "
     "\"The live protocol\".")

@@ -1,18 +1,41 @@
-"""The detector this process runs: the registry's serving version, loaded once, and what a job records of it."""
+"""The detector this process runs: the serving checkpoint, loaded once, and what a job records of it."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
-
-from registry import serving
 
 logger = logging.getLogger(__name__)
 
 _loaded: dict = {"key": None, "predictor": None}
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint that serves: ``key`` names its bytes (a sha256), ``fetch`` puts the file on this machine
+    (it may download it; raises ``errors.ModelUnavailable`` when it cannot)."""
+
+    key: str
+    fetch: Callable[[], Path]
+
+
+def _embedded() -> Checkpoint | None:
+    return None  # nobody said: the embedded DETECTOR_CHECKPOINT serves
+
+
+_serving = {"source": _embedded}
+
+
+def serve_from(source: Callable[[], Checkpoint | None]) -> None:
+    """Name who says which checkpoint serves (asked at every job; None means the embedded
+    DETECTOR_CHECKPOINT). The registry app, above this one, names its serving version at start-up."""
+    _serving["source"] = source
 
 
 def load_predictor(path):
@@ -28,16 +51,16 @@ def load_predictor(path):
 def get_predictor():
     """The serving detector, kept loaded between jobs.
 
-    The registry's serving version is read at every job, so a promotion or a rollback is noticed at the
-    next job without a restart; an empty registry means the embedded DETECTOR_CHECKPOINT. Raises
-    ``errors.ModelUnavailable`` when the serving version's file is missing or is not its sha256: the job
-    fails with that code and the model loaded before stays loaded.
+    The serving checkpoint (``serve_from``: the registry's serving version) is asked for at every job, so
+    a promotion or a rollback is noticed at the next job without a restart; none means the embedded
+    DETECTOR_CHECKPOINT. Raises ``errors.ModelUnavailable`` when the serving version's file is missing or
+    is not its sha256: the job fails with that code and the model loaded before stays loaded.
     """
-    version = serving.serving_version()
-    key = version.sha256 if version is not None else f"embedded:{settings.DETECTOR_CHECKPOINT}"
+    checkpoint = _serving["source"]()
+    key = checkpoint.key if checkpoint is not None else f"embedded:{settings.DETECTOR_CHECKPOINT}"
     with _lock:
         if _loaded["key"] != key:
-            path = serving.local_file(version) if version is not None else settings.DETECTOR_CHECKPOINT
+            path = checkpoint.fetch() if checkpoint is not None else settings.DETECTOR_CHECKPOINT
             _loaded.update(predictor=load_predictor(path), key=key)
         return _loaded["predictor"]
 

@@ -1,6 +1,6 @@
 """Job error codes beyond ml.errors, and the words people see for each code."""
 from ml import errors as ml_errors
-from ml.media import decode as formats  # the one list of accepted formats
+from ml.media.decode import UNSUPPORTED_MESSAGE  # worded from the one list of accepted formats
 
 INTERNAL_ERROR = "internal_error"
 TIMEOUT = "timeout"
@@ -12,7 +12,7 @@ MODEL_UNAVAILABLE = "model_unavailable"  # the serving model's file is missing o
 
 MESSAGES = {
     ml_errors.EMPTY_FILE: "The file is empty.",
-    ml_errors.UNSUPPORTED_TYPE: formats.UNSUPPORTED_MESSAGE,
+    ml_errors.UNSUPPORTED_TYPE: UNSUPPORTED_MESSAGE,
     ml_errors.CORRUPT_MEDIA: "The file is damaged or incomplete and cannot be read.",
     ml_errors.TOO_LONG: "The file is too long.",
     ml_errors.TOO_LARGE: "The file is too large.",

@@ -1,6 +1,6 @@
 """One verdict from several kinds of evidence: the face detector, the voice detector and the lip-sync check.
 
-The rule, in words a reader can follow (the result page, the PDF and the README say the same):
+The rule, in words a reader can follow (the result page, the PDF and docs/audio.md say the same):
 
 1. Each kind of evidence is read on its own, against its own threshold and the inconclusive band:
    it says fake, authentic, or it is too close to call. Evidence that could not be read (no face, no

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from . import detector, errors, evidence, previews, soundtrack, verdicts
 from .models import DetectionJob, FrameResult, Media, SyncEvidence, VoiceEvidence
-from .signals import job_ended
+from .signals import job_ended, job_file_opened
 from .storage import STORAGE_ERRORS, private_storage, remove_quietly
 
 logger = logging.getLogger(__name__)
@@ -206,9 +206,8 @@ def _analyse(job: DetectionJob) -> None:
     # Local storage: the file itself. Object storage: a temporary download, removed whatever happens.
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as heatmap_dir, \
             private_storage.local_copy(job.media.file.name, directory=heatmap_dir) as media_path:
-        # Issue 22: Content Credentials and AI labels, beside the detector; never fails the job.
-        from provenance.services import provenance_read
-        provenance_read(media=job.media, path=media_path, passthrough=limit)
+        # Issue 22: Content Credentials and AI labels are read here (provenance listens), never failing the job.
+        job_file_opened.send(sender=DetectionJob, media=job.media, path=media_path, passthrough=limit)
         if audio_only:  # issue 29: an audio upload is judged by the voice detector alone
             voice = soundtrack.voice_analyse(job=job, path=media_path, work_dir=heatmap_dir, progress=progress,
                                              passthrough=limit)

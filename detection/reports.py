@@ -2,17 +2,33 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from provenance.selectors import provenance_for
-
 from . import selectors, verdicts
 from .models import FrameResult, Media
 
 REPORT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A part of every report that an app above detection adds (provenance does, at start-up)."""
+
+    read: Callable[[Media], dict | None]  # its data in the JSON document, under the section's name
+    draw: Callable[..., None]  # (data, *, heading, paragraph, fact): its part of the PDF
+
+
+SECTIONS: dict[str, ReportSection] = {}
+
+
+def add_section(name: str, *, read: Callable[[Media], dict | None], draw: Callable[..., None]) -> None:
+    """Put a section into every report, after the verdict (called from the adding app's AppConfig.ready)."""
+    SECTIONS[name] = ReportSection(read=read, draw=draw)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -70,7 +86,7 @@ def report_data(media: Media) -> dict:
             "stage_seconds": job.timings or {},
         },
         "caveat": HEATMAP_CAVEAT,
-        "provenance": provenance_for(media),  # issue 22: Content Credentials and AI labels
+        **{name: section.read(media) for name, section in SECTIONS.items()},  # issue 22: "provenance"
         "voice": selectors.voice_data(job, image_url=reverse("detection:spectrogram", args=[media.pk])),  # issue 29: synthetic-speech evidence, per second
         "sync": selectors.sync_data(job),  # issue 29: lips against speech
     }

@@ -82,14 +82,15 @@ def frame_list_for_user(user: AbstractBaseUser) -> QuerySet[FrameResult]:
     return FrameResult.objects.filter(job__media__owner=user)
 
 
-def job_status(job: DetectionJob) -> dict:
-    """The small JSON the result page polls."""
+def stage_label(stage: str) -> str:
+    return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+
+
+def job_outcome(job: DetectionJob) -> dict:
+    """A job's outcome as every JSON shows it (status poll, webhooks, API): the verdict in words, the score
+    and the model that gave it, or the error; "" on the row reads as None."""
     return {
         "status": job.status,
-        "stage": job.stage,
-        "stage_label": STAGE_LABELS.get(job.stage, job.stage.replace("_", " ").capitalize()),
-        "progress": job.progress,
-        "final": job.is_final,
         **verdicts.as_dict(job_verdict(job), job.score),
         "score": job.score,
         "threshold": job.threshold,
@@ -97,6 +98,12 @@ def job_status(job: DetectionJob) -> dict:
         "error_code": job.error_code or None,
         "error_message": job.error_message or None,
     }
+
+
+def job_status(job: DetectionJob) -> dict:
+    """The small JSON the result page polls."""
+    return {"status": job.status, "stage": job.stage, "stage_label": stage_label(job.stage),
+            "progress": job.progress, "final": job.is_final, **job_outcome(job)}
 
 
 def job_verdict(job: DetectionJob) -> verdicts.Verdict | None:

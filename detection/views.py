@@ -9,17 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ml.media import decode as formats
-
-from . import deletion, intake, report_drawing, reports, selectors
+from . import deletion, formats, intake, report_drawing, reports, selectors
 from .sendfile import private_file_response, ranged_file_response
 from .forms import UploadForm
-
-CONTENT_TYPES = formats.CONTENT_TYPES  # the one list (ml.media.decode)
 
 
 def _get_media_for_user(request, pk: int):
@@ -31,12 +28,9 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _human_bytes(n: int) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= size:
-            value = n / size
-            return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
-    return f"{n} bytes"
+def _size_words(n: int) -> str:
+    """Django's filesizeformat as the pages word a limit: "200 MB" rather than "200.0 MB"."""
+    return filesizeformat(n).replace("\xa0", " ").replace(".0 ", " ")
 
 
 def _human_seconds(s: float) -> str:
@@ -47,18 +41,17 @@ def _human_seconds(s: float) -> str:
 
 
 def upload_limits_context() -> dict:
-    """The limits the upload service enforces, in words for the page (and in numbers for its script)."""
+    """The limits the upload service enforces and the accepted formats, in words for the upload and front
+    pages (and in numbers for the upload page's script)."""
     limits = intake.upload_limits()
     return {
         "max_bytes": limits.max_bytes,
-        "max_size": _human_bytes(limits.max_bytes),
+        "max_size": _size_words(limits.max_bytes),
         "max_duration": _human_seconds(limits.max_seconds),
+        "max_minutes": limits.max_seconds / 60,
         "max_side": f"{limits.max_side:,}",
         "per_hour": settings.UPLOADS_PER_HOUR,
-        "video_types": ", ".join(formats.VIDEO_NAMES),
-        "video_codecs": formats.VIDEO_CODECS,
-        "image_types": ", ".join(formats.IMAGE_NAMES),
-        "audio_types": ", ".join(formats.AUDIO_NAMES),
+        **formats.page_context(),
     }
 
 
@@ -167,7 +160,7 @@ def status(request, pk: int):
 def media_file(request, pk: int):
     """The upload itself, to its owner; answers HTTP Range requests so a video player can seek."""
     media = _get_media_for_user(request, pk)
-    content_type = CONTENT_TYPES.get(media.format, "application/octet-stream")
+    content_type = formats.content_type(media.format)
     return ranged_file_response(request, media.file, content_type, filename=media.original_name)
 
 

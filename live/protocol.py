@@ -4,7 +4,7 @@ Client to server: binary messages are frames (one JPEG each; the server numbers 
 arrival order, and every frame gets exactly one answer, "score" or "dropped", carrying that number);
 text messages are JSON control messages: {"type": "save"} or {"type": "stop"}.
 Server to client: JSON text messages, "ready", "score", "dropped", "saved", "ended", "error"
-(README "Live check" documents each field). A message that breaks these rules closes the socket with
+(docs/live.md documents each field). A message that breaks these rules closes the socket with
 one of the codes below and its key as the close reason, after an "error" message that says why.
 """
 from __future__ import annotations

@@ -6,19 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from deepfake_portal.charts import nice_ceiling
+
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 34
-
-
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten that is at least ``value`` (1 for nothing)."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power * (1 + 1e-9):
-            return step * power
-    return 10 * power  # pragma: no cover (the loop always returns)
 
 
 def _number(value: float) -> str:

@@ -11,13 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from detection import formats, verdicts
 from detection import selectors as detection_selectors
-from detection import verdicts
 from detection.sendfile import private_file_response, ranged_file_response
-from detection.views import CONTENT_TYPES
 from provenance import selectors as provenance_selectors
-from registry import charts as registry_charts
-from registry import selectors as registry_selectors
 
 from . import charts, selectors, services, wording
 from .models import ModerationItem
@@ -137,7 +134,7 @@ def media_file(request, pk: int):
     """A flagged item's original file. Media that is not flagged stays with its owner (404 here)."""
     media = get_object_or_404(selectors.flagged_media(), pk=pk)
     # Ranged, so the review page's player can seek (issue 29's per-second strip).
-    response = ranged_file_response(request, media.file, CONTENT_TYPES.get(media.format, "application/octet-stream"),
+    response = ranged_file_response(request, media.file, formats.content_type(media.format),
                                     filename=media.original_name)
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -190,13 +187,4 @@ def health(request):
         "voice_scores": charts.score_histogram(health["voice_drift"]["current_hist"],
                                                health["voice_drift"]["reference_hist"]),
     }
-    models = registry_selectors.models_overview()
-    comparison = models["comparison"]
-    if comparison and comparison["n"]:
-        serving_threshold = models["serving"].card.get("threshold", 0.5) if models["serving"] else 0.5
-        pictures["agreement"] = registry_charts.agreement_scatter(
-            comparison["pairs"], serving_threshold=serving_threshold or 0.5,
-            shadow_threshold=comparison["shadow_threshold"])
-        pictures["accuracy"] = registry_charts.accuracy_bars(
-            comparison["serving_accuracy"], comparison["shadow_accuracy"], comparison["reviewed"])
-    return render(request, "moderation/health.html", {"health": health, "charts": pictures, "models": models})
+    return render(request, "moderation/health.html", {"health": health, "charts": pictures})

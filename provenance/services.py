@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 
+from detection import formats
 from detection.models import Media
 
 from . import manifest
@@ -15,9 +16,9 @@ from .models import Provenance
 
 logger = logging.getLogger(__name__)
 
-MIME_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4",
-              "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm", "mkv": "video/x-matroska"}
-C2PA_FORMATS = {"jpg", "png", "webp", "mp4", "mov", "avi"}  # what c2pa-python reads; others: none found
+# Stored formats (``media.format``) that c2pa-python reads: mp4 stands for mov, m4v and 3gp too (one ISO
+# base media family); mkv (also webm) and the rest carry no manifest it can read: none found.
+C2PA_FORMATS = {"jpg", "png", "webp", "mp4", "avi"}
 
 
 def read_limits() -> ReadLimits:
@@ -47,7 +48,7 @@ def provenance_read(*, media: Media, path: str, passthrough: tuple = ()) -> Prov
 def _read(media: Media, path: str) -> dict:
     errors = []
     if media.format in C2PA_FORMATS:
-        answer = read_manifest_store(path, mime=MIME_TYPES.get(media.format), anchors=settings.PROVENANCE_TRUST_ANCHORS,
+        answer = read_manifest_store(path, mime=formats.content_type(media.format), anchors=settings.PROVENANCE_TRUST_ANCHORS,
                                      allowed=settings.PROVENANCE_ALLOWED_CERTS, limits=read_limits())
         if answer.error:
             errors.append(answer.error)

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from detection import errors
+from detection.detector import Checkpoint
 from detection.storage import private_storage
 from ml.paths import sha256_file
 
@@ -21,6 +22,13 @@ logger = logging.getLogger(__name__)
 def serving_version() -> ModelVersion | None:
     """The serving row, read fresh for every job so a promotion is noticed without a restart."""
     return ModelVersion.objects.filter(status=ModelVersion.Status.SERVING).only("pk", "version", "sha256", "file").first()
+
+
+def serving_checkpoint() -> Checkpoint | None:
+    """What detection asks at every job (``detection.detector.serve_from``): the serving version's
+    checkpoint, fetched only when its sha256 is not the one already loaded; None for an empty registry."""
+    version = serving_version()
+    return Checkpoint(key=version.sha256, fetch=lambda: local_file(version)) if version is not None else None
 
 
 def local_file(version: ModelVersion) -> Path:

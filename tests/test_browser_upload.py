@@ -4,7 +4,7 @@ Several files at once (each its own analysis with its own progress, link and liv
 onto the page (a drop event carrying a DataTransfer built in the page from a real clip's bytes), a
 cancelled upload through a slow relay (nothing is stored), and files over the limits (each with its
 own error). Screenshots of the page mid-upload with two files at 1280 and 390 px are saved as test
-artifacts in $TEST_ARTIFACTS (default test-artifacts/); docs/screenshots/ holds copies for the README.
+artifacts in $TEST_ARTIFACTS (default test-artifacts/); docs/screenshots/ holds copies for the README and docs/.
 """
 import base64
 import hashlib

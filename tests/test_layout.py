@@ -1,5 +1,7 @@
-"""The code's rooms stay the shape README's layout section describes (issue 19's rules, read from the source).
+"""The code's rooms stay the shape docs/architecture.md describes (issues 19 and 28, read from the source).
 
+- The apps are layered one way, in the order ``deepfake_portal/layers.py`` declares: an app imports only apps
+  of the layers below its own (a higher app plugs into a lower one at start-up: signals, hooks).
 - No file in an app (``detection/``, ``api/`` and the rest) over 400 lines, and each module's docstring says its one job.
 - No two modules of one app import each other, directly or round a longer loop: Celery task modules are thin
   adapters that the writing side reaches by task name (``deepfake_portal.celery.run_task``), never a loop.
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from deepfake_portal.layers import LAYERS
+
 REPO = Path(__file__).resolve().parent.parent
-APPS = ("detection", "api", "registry", "live", "provenance", "moderation", "accounts")
+APPS = tuple(app for layer in LAYERS for app in layer)
 MAX_LINES = 400
 ML_TOP_LEVEL_FILES = 12
 
@@ -30,8 +34,8 @@ def modules(app: str, root: Path = REPO) -> dict[str, Path]:
     return found
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
-    """The app's own modules that ``name`` imports, anywhere in the file (inside functions too)."""
+def imported_names(name: str, path: Path) -> set[str]:
+    """Every dotted name the module ``name`` imports, anywhere in the file (inside functions too)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -45,7 +49,24 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
                 base = ".".join(anchor + ([base] if base else []))
             targets.add(base)
             targets.update(f"{base}.{alias.name}" for alias in node.names)
-    return {t for t in targets if t in known and t != name}
+    return targets
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """The app's own modules that ``name`` imports."""
+    return {t for t in imported_names(name, path) if t in known and t != name}
+
+
+def imports_against_the_layers(layers: tuple[tuple[str, ...], ...], root: Path = REPO) -> list[str]:
+    """Each import from an app into an app of its own layer or of one above, as "module -> app"."""
+    level = {app: n for n, layer in enumerate(layers) for app in layer}
+    found = set()
+    for app in level:
+        for name, path in modules(app, root).items():
+            for other in {target.split(".")[0] for target in imported_names(name, path)}:
+                if other != app and level.get(other, -1) >= level[app]:
+                    found.add(f"{name} -> {other}")
+    return sorted(found)
 
 
 def import_loops(app: str, root: Path = REPO) -> list[list[str]]:
@@ -80,6 +101,28 @@ def import_loops(app: str, root: Path = REPO) -> list[list[str]]:
         if node not in index:
             visit(node)
     return loops
+
+
+def test_every_app_has_its_layer():
+    apps = sorted(p.parent.name for p in REPO.glob("*/apps.py"))
+    assert apps == sorted(APPS), "add the app to deepfake_portal/layers.py"
+
+
+def test_apps_import_only_the_layers_below():
+    assert imports_against_the_layers(LAYERS) == []
+
+
+def test_the_layer_checker_finds_an_upward_import(tmp_path):
+    """The rule can fail: an import up a layer (even inside a function) or across one layer is reported."""
+    for app, files in {"low": {"a.py": "def f():\n    from high.b import g\n", "c.py": "import ml.media\n"},
+                       "high": {"b.py": "from low import a\n"},
+                       "left": {"d.py": "from right import e\n"}, "right": {"e.py": "from low.c import x\n"}}.items():
+        (tmp_path / app).mkdir()
+        (tmp_path / app / "__init__.py").write_text("")
+        for name, text in files.items():
+            (tmp_path / app / name).write_text(text)
+    layers = (("low",), ("high",), ("left", "right"))
+    assert imports_against_the_layers(layers, tmp_path) == ["left.d -> right", "low.a -> high"]
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -3,7 +3,7 @@
     summary = asyncio.run(stream_video("http://127.0.0.1:8000", token, "call.mp4", seconds=20))
     print(summary.running, summary.verdict, summary.p95_ms)
 
-The protocol (README "Live check"): connect to ``ws(s)://HOST/ws/live/`` with ``Authorization: Bearer
+The protocol (docs/live.md): connect to ``ws(s)://HOST/ws/live/`` with ``Authorization: Bearer
 TOKEN``; the server says "ready" with its limits; each binary message is one JPEG frame, answered once
 ("score" or "dropped") with the frame's number; {"type": "save"} makes the frames so far an ordinary
 upload ("saved" with its URL); {"type": "stop"} ends the session.

@@ -46,8 +46,9 @@ VIDEO_CODECS = "H.264, HEVC, VP8/VP9, AV1, MPEG-4 Part 2, MPEG-1/2 and the rest 
 SNIFF_BYTES = 512  # enough for an MPEG transport stream's second sync byte (188 bytes apart)
 
 
-UNSUPPORTED_MESSAGE = (f"This is not a supported video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
-                       f"or audio file ({', '.join(AUDIO_NAMES)}).")
+ACCEPTED_WORDS = (f"video ({', '.join(VIDEO_NAMES)}), image ({', '.join(IMAGE_NAMES)}) "
+                  f"or audio file ({', '.join(AUDIO_NAMES)})")
+UNSUPPORTED_MESSAGE = f"This is not a supported {ACCEPTED_WORDS}."
 UNSUPPORTED_WORDS = UNSUPPORTED_MESSAGE  # audio-portal's name for it
 
 
