@@ -209,16 +209,23 @@ def sample_frames(path: str, n: int = 32, info: MediaInfo | None = None) -> list
     if info.kind == "image":
         return [Frame(0, 0.0, read_image(path))]
     try:
-        if seek.decode_mode() == "fast":
-            targets = [(i + 0.5) * max(info.duration, 1e-3) / n for i in range(n)]
-            frames = [Frame(i, t, image) for i, t, image in seek.read_at(path, targets, info.fps, convert=_rgb)]
-        else:
+        frames = _decode_fast(path, n, info) if seek.decode_mode() == "fast" else []
+        if len(frames) < max(1, min(n, info.frame_count) // 2):  # exact mode, or seeking failed in this file
             frames = _decode_at(path, n, info)
     except av.error.FFmpegError as exc:
         raise MediaError(errors.CORRUPT_MEDIA, "The video is damaged and could not be decoded.") from exc
     if not frames:
         raise MediaError(errors.CORRUPT_MEDIA, "No frame of the video could be decoded.")
     return frames
+
+
+def _decode_fast(path: str, n: int, info: MediaInfo) -> list[Frame]:
+    """``ml.media.seek``'s reader; no frames where its seeks fail (the caller then decodes every frame)."""
+    targets = [(i + 0.5) * max(info.duration, 1e-3) / n for i in range(n)]
+    try:
+        return [Frame(i, t, image) for i, t, image in seek.read_at(path, targets, info.fps, convert=_rgb)]
+    except av.error.FFmpegError:
+        return []
 
 
 def _decode_at(path: str, n: int, info: MediaInfo) -> list[Frame]:
