@@ -8,7 +8,7 @@ Two savings over decoding every frame up to the last instant:
 - **Non-reference frames skipped** (H.264, HEVC: FFmpeg's ``skip_frame=NONREF``): no other frame is
   predicted from them, so the frames that are decoded come out bit-identical to a full decode; the
   frame taken for an instant is then the first *reference* frame at or after it (at most two or three
-  frames later with x264's defaults) instead of the first frame.
+  frames later with x264's defaults) instead of the first frame. Only for sparse targets (``SPARSE_GAP``).
 
 ``DETECTOR_DECODE=exact`` turns both off (every frame decoded, ``ml.media.decode``'s own loop).
 """
@@ -17,10 +17,14 @@ from __future__ import annotations
 import os
 
 import av
+import numpy as np
 
 # Codecs whose non-reference frames FFmpeg can skip with frames decoded the same either way.
 NONREF_CODECS = ("h264", "hevc")
 DECODE_MODES = ("fast", "exact")
+# Non-reference frames are skipped only when targets are at least this many frames apart: closer targets
+# could otherwise share one reference frame and fewer frames would come back than were asked for.
+SPARSE_GAP = 4
 
 
 def decode_mode(env: dict | None = None) -> str:
@@ -49,7 +53,8 @@ def read_at(path: str, targets: list[float], fps: float, *, skip_nonref: bool = 
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if skip_nonref and stream.codec_context.name in NONREF_CODECS:
+        gaps = np.diff(targets) * fps if len(targets) > 1 else np.array([np.inf])
+        if skip_nonref and stream.codec_context.name in NONREF_CODECS and gaps.min() >= SPARSE_GAP:
             stream.codec_context.skip_frame = "NONREF"
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         pending = [start + t for t in targets]
