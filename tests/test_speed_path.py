@@ -158,3 +158,14 @@ def test_sample_frames_fast_and_exact_agree_within_a_few_frames(gop_clip, monkey
     monkeypatch.setenv("DETECTOR_DECODE", "sometimes")
     with pytest.raises(ValueError, match="DETECTOR_DECODE"):
         sample_frames(str(gop_clip), 6, info)
+
+
+# --- a worker's pool process starts warm --------------------------------------------------------
+def test_a_pool_process_loads_the_detector_as_it_starts(transactional_db, monkeypatch):
+    from detection import detector, warm
+
+    monkeypatch.setitem(detector._loaded, "key", None)
+    monkeypatch.setitem(detector._loaded, "predictor", None)
+    warm.warm_start().join(timeout=300)
+    assert detector._loaded["predictor"] is not None
+    assert detector.get_predictor() is detector._loaded["predictor"]  # the first job finds it loaded
