@@ -16,7 +16,8 @@ random weights, and our speed-up over it. Targets (issue 30): <= 0.5 s with heat
 classic pipeline, peak RSS <= 1 GB.
 ``--frames 2,4,6,8`` also times the first clip at each frame count (what the frame count costs; what it
 buys in AUC is printed by ``python -m ml.evaluation.speed_check --frames 2,3``).
-``DETECTOR_DECODE=exact`` times the decode of before (every frame decoded).
+``DETECTOR_DECODE=exact`` times the decode of before (every frame decoded); ``DETECTOR_FRAMES=N`` times N frames a
+clip, as workers with that setting run (unset: the model card's count).
 The clips are made here with ffmpeg's default x264 settings from real clips in the shared data.
 """
 from __future__ import annotations
@@ -51,6 +52,8 @@ def make_clips(out_dir: Path) -> list[Path]:
     return clips
 
 
+# Frames a clip as the workers run it: DETECTOR_FRAMES as the portal reads it (unset or 0: the model card's count).
+SERVED_FRAMES = int(os.environ.get("DETECTOR_FRAMES") or 0) or None
 # Predictor timing keys -> the stages the issue names (ONNX runs encoder and heads as one graph).
 STAGES = {"decode": "decode", "faces": "face detection", "crop": "crop", "cnn_lstm": "encoder+heads",
           "cnn": "encoder+heads", "encoder": "encoder", "lstm": "heads", "heads": "heads", "gradcam": "heatmaps",
@@ -124,13 +127,13 @@ def time_predictor(predictor, clips, runs: int, tmp: str, frames: str) -> dict:
     """Median seconds per (clip, mode) for one loaded predictor; prints each line."""
     ours = {}
     for clip in clips:
-        predictor.predict(str(clip), heatmap_dir=os.path.join(tmp, "warm"))  # warm-up
+        predictor.predict(str(clip), frames=SERVED_FRAMES, heatmap_dir=os.path.join(tmp, "warm"))  # warm-up
         for mode, heatmaps in (("with heatmaps", True), ("without heatmaps", False)):
             totals, stages = [], {}
             for run in range(runs):
                 out = os.path.join(tmp, f"hm{run}") if heatmaps else None
                 start = time.perf_counter()
-                result = predictor.predict(str(clip), heatmap_dir=out, max_heatmaps=8)
+                result = predictor.predict(str(clip), frames=SERVED_FRAMES, heatmap_dir=out, max_heatmaps=8)
                 totals.append(time.perf_counter() - start)
                 assert result.status == "ok", result.error
                 for stage, seconds in result.timings.items():
@@ -171,7 +174,8 @@ def main() -> None:
             os.environ["DETECTOR_PRECISION"] = precision
             predictor = Predictor.load(args.checkpoint, backend=args.backend)
             native = precision != "bf16" or cpu_features.has_bf16()
-            print(f"model {predictor.version}, backend {predictor.backend} (precision {precision}"
+            print(f"model {predictor.version}, {SERVED_FRAMES or predictor.frames} frames a clip, "
+                  f"backend {predictor.backend} (precision {precision}"
                   f"{'' if native else ': NOT native on this CPU, emulated, not a figure'}), {predictor.threads} threads")
             results[predictor.backend] = time_predictor(predictor, clips, args.runs, tmp, args.frames)
             print(f"  peak RSS of this process so far: {peak_rss_mb():.0f} MB (torch imported: {'torch' in sys.modules})",
