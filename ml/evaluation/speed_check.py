@@ -201,13 +201,15 @@ def run(paths: list[str], args) -> dict:
                 mode = lambda i: "image" if i["kind"] == "image" else f"{spec['decode']}-f{spec['frames']}"  # noqa: E731
                 scores = np.array([memo[(spec["precision"], mode(i), i["path"])] for i in sel])
                 results[spec["name"]]["sets"][s] = (len(sel), *auc_row(y, scores))
+                results[spec["name"]].setdefault("scores", []).extend(scores.tolist())
     return results
 
 
 def table(results: dict, reference: str = "fp32") -> str:
     ref = results[reference]["sets"]
-    lines = ["| path | " + " | ".join(f"{s} (n {ref[s][0]})" for s in ref) + " | max drop | default? |",
-             "|---|" + "---|" * (len(ref) + 2)]
+    lines = ["| path | " + " | ".join(f"{s} (n {ref[s][0]})" for s in ref) + " | max drop | mean, max abs score change "
+             "| default? |", "|---|" + "---|" * (len(ref) + 3)]
+    ref_scores = np.array(results[reference]["scores"])
     for name, r in results.items():
         cells, drops = [], []
         for s in ref:
@@ -218,8 +220,9 @@ def table(results: dict, reference: str = "fp32") -> str:
         worst = max(drops)
         verdict = "reference" if name == reference else (
             "n/a (a set lacks a class)" if np.isnan(worst) else "may be" if worst <= TOLERANCE else "no")
+        change = np.abs(np.array(r["scores"]) - ref_scores)
         lines.append(f"| {name}: {r['described']}, {r['spec']['decode']} decode, {r['spec']['frames']} frames | "
-                     + " | ".join(cells) + f" | {worst:+.3f} | {verdict} |")
+                     + " | ".join(cells) + f" | {worst:+.3f} | {change.mean():.3f}, {change.max():.3f} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -244,7 +247,7 @@ def main(argv=None) -> None:
     results = run(paths, args)
     print(table(results, paths[0]))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({k: {**v, "scores": None} for k, v in results.items()}, indent=1))
 
 
 if __name__ == "__main__":
