@@ -67,7 +67,7 @@ $(STAMP): requirements.txt client/pyproject.toml Makefile | system-packages
 	@touch $@
 
 run: setup
-	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@test -f ml/weights/detector.pt || $(PY) -m ml.models.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py models init
@@ -104,7 +104,7 @@ db-user: services
 	  CREATE DATABASE IF NOT EXISTS \`$(DB_NAME)\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
 
 test: test-packages setup db-user s3-server
-	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@test -f ml/weights/detector.pt || $(PY) -m ml.models.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
 	DATABASE_URL=$(MYSQL_DATABASE_URL) CELERY_BROKER_URL=$(REDIS_BROKER_URL) S3_TEST_ENDPOINT_URL=$(S3_ENDPOINT) \
 	  SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
@@ -116,7 +116,7 @@ test: test-packages setup db-user s3-server
 # LIVE_WORKERS the live check's frames, each running the network on LIVE_THREADS threads (one per core beat
 # two each in bench/live.py); daphne serves pages and the live check's WebSockets.
 run-stack: setup db-user s3-server stop-stack
-	@test -f ml/weights/detector.pt || $(PY) -m ml.training.checkpoint --init ml/weights/detector.pt
+	@test -f ml/weights/detector.pt || $(PY) -m ml.models.checkpoint --init ml/weights/detector.pt
 	@$(PY) -m ml.inference.export_onnx --cache
 	@mkdir -p var/run var/log
 	@test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key

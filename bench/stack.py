@@ -346,8 +346,7 @@ class Stack:
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
+    """The q-th percentile (0-100) as the nearest rank's value (a time that was measured); nan for none."""
+    import numpy as np
+
+    return float(np.percentile(values, q, method="nearest")) if values else float("nan")

@@ -1,6 +1,8 @@
-"""Where the shipped model lives (torch-free, so the ONNX path never imports torch)."""
+"""Where the shipped model lives, and which commit of the repository is checked out (torch-free, so the
+ONNX path never imports torch)."""
 import hashlib
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -19,6 +21,15 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 checkpoint_digest = sha256_file
+
+
+def git_commit() -> str:
+    """The short hash of the checked-out commit, for a model card ("unknown" outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 # Where exported ONNX graphs are kept (``python -m ml.inference.export_onnx --cache``), named by the checkpoint's sha256

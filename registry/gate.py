@@ -24,7 +24,7 @@ def held_out(sha256: str) -> bool:
 def reviewed_items(work_dir: Path, *, gate: bool) -> list:
     """The moderators' reviewed media as ml Items (exported into ``work_dir``), either the held-out
     share (``gate=True``) or the rest (for training). One item per media: no media is in both."""
-    from ml.training.retrain import Item
+    from ml.items import Item
 
     rows = feedback_export(out_dir=work_dir / "reviewed")
     return [Item(path=str(work_dir / "reviewed" / r["path"]), label=int(r["label"] == "fake"), kind=r["kind"],
@@ -34,7 +34,7 @@ def reviewed_items(work_dir: Path, *, gate: bool) -> list:
 
 def gate_items(work_dir: Path) -> list:
     """The gate set: the deployment's named evaluation media (REGISTRY_GATE_ITEMS) and the held-out reviews."""
-    from ml.training.retrain import read_items
+    from ml.items import read_items
 
     items = read_items(settings.REGISTRY_GATE_ITEMS) if settings.REGISTRY_GATE_ITEMS else []
     return items + reviewed_items(work_dir, gate=True)

@@ -33,7 +33,7 @@ def base_items() -> list:
     """Up to RETRAIN_BASE_LIMIT items of the base training data (RETRAIN_BASE_ITEMS), a fixed sample."""
     if not settings.RETRAIN_BASE_ITEMS:
         return []
-    from ml.training.retrain import read_items
+    from ml.items import read_items
 
     items = read_items(settings.RETRAIN_BASE_ITEMS)
     random.Random(0).shuffle(items)

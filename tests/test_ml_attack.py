@@ -4,7 +4,7 @@ import torch
 
 from ml.evaluation.attack import EVASIONS, fgsm, pgd, summarise, to_pixels
 from ml.inference.defences import purify
-from ml.models.registry import build_model
+from ml.models.builders import build_model
 
 
 def model():

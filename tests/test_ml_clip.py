@@ -158,7 +158,7 @@ def test_shipped_detector_scores_a_face_clip_alike_in_torch_and_onnx(tmp_path, o
 
 
 def test_a_changed_encoder_file_is_refused(monkeypatch, shipped_card):
-    from ml.training import checkpoint
+    from ml.models import checkpoint
     from ml.paths import DEFAULT_CHECKPOINT
 
     monkeypatch.setattr(clip_vit, "source_info", lambda: {"sha256": "0" * 64})

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from ml import errors
-from ml.training.checkpoint import init_untrained, load_checkpoint
+from ml.models.checkpoint import init_untrained, load_checkpoint
 from ml.detect import JSON_KEYS
 from ml.errors import MediaError
 from ml.media.faces import FaceFinder, crop_face
 from ml.inference.gradcam import GradCAM
 from ml.inference import Predictor
 from ml.media.decode import probe, sample_frames, sample_indices
-from ml.models.registry import build_model, preprocess
+from ml.models.builders import build_model, preprocess
 
 from .ml_media import FACE_CLIP_B, REPO, face_clip, face_image, ffmpeg, no_face_clip
 

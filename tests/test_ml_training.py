@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.training import augment, pseudofakes as pf
+from ml.media import degradations
+from ml.training import pseudofakes as pf
 from ml.training import data as D
-from ml.evaluation.evaluate import auc_by_group, binary_metrics, ece, roc_auc
+from ml.metrics import auc_by_group, binary_metrics, ece, roc_auc
 from ml.training.prepare import data_root, read_labels
 
 
@@ -108,25 +109,25 @@ def test_degradations_keep_shape_and_dtype():
     img = synthetic_face(SIZE)
     rng = np.random.default_rng(0)
     for _ in range(10):
-        out = augment.Degradation.draw(rng).apply(img)
+        out = degradations.Degradation.draw(rng).apply(img)
         assert out.shape == img.shape and out.dtype == np.uint8
-    assert augment.jpeg(img, 50).shape == img.shape
-    for condition in augment.ROBUSTNESS:
+    assert degradations.jpeg(img, 50).shape == img.shape
+    for condition in degradations.ROBUSTNESS:
         if condition.startswith("h264"):
             continue
-        assert augment.perturb_frames(img[None], condition).shape == (1, SIZE, SIZE, 3)
+        assert degradations.perturb_frames(img[None], condition).shape == (1, SIZE, SIZE, 3)
 
 
 def test_jpeg_treats_input_as_rgb():
     red = np.zeros((32, 32, 3), np.uint8)
     red[..., 0] = 200
-    out = augment.jpeg(red, 95)
+    out = degradations.jpeg(red, 95)
     assert out[..., 0].mean() > 150 and out[..., 2].mean() < 50
 
 
 def test_h264_sequence_round_trip():
     frames = np.stack([synthetic_face(SIZE, i) for i in range(4)])
-    out = augment.h264_sequence(frames, 35)
+    out = degradations.h264_sequence(frames, 35)
     assert out.shape == frames.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - frames).mean() < 40
 
@@ -185,7 +186,7 @@ def _tiny_cache(root: Path, size: int = 48) -> Path:
 
 def test_tiny_training_run_saves_a_loadable_checkpoint(tmp_path):
     from ml.training import train
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     cache = _tiny_cache(tmp_path / "cache")
     cfg = train.merge(train.DEFAULTS, {
@@ -288,7 +289,7 @@ def torch_equal(a, b) -> bool:
 
 # ---------------------------------------------------------------------------------- calibration
 def test_calibration_fit_recovers_a_known_temperature_and_lowers_ece():
-    from ml.training import calibration
+    from ml import calibration
 
     rng = np.random.default_rng(0)
     z = rng.normal(0, 2, 4000)
@@ -305,7 +306,7 @@ def test_calibration_fit_recovers_a_known_temperature_and_lowers_ece():
 
 def test_calibration_tames_a_coin_flip_model():
     """A model at chance that says 0.01 or 0.99 is mapped to about 0.5: it never claims 90%."""
-    from ml.training import calibration
+    from ml import calibration
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 2000)
@@ -342,7 +343,8 @@ def test_pixels_outside_the_mask_are_the_real_crop_for_every_draw():
 
 # ------------------------------------------------------------------------------------- dev scoring
 def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
-    from ml.evaluation.dev_eval import bootstrap_auc, markdown_rows
+    from ml.evaluation.dev_eval import markdown_rows
+    from ml.metrics import bootstrap_auc
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(40), np.zeros(40)].astype(int)
@@ -359,11 +361,11 @@ def test_bootstrap_interval_brackets_the_auc_and_ablation_rows_render():
 
 def test_clip_rule_is_chosen_on_validation_and_topk_is_one_of_them():
     from ml.training import train
-    from ml.inference.predictor import CLIP_RULES
+    from ml.clip_rules import CLIP_RULES, topk_mean
 
     probs = np.array([0.1, 0.2, 0.9, 0.1, 0.95, 0.1, 0.1, 0.1])
     assert CLIP_RULES["topk_frames"](probs, 0.0) == pytest.approx((0.9 + 0.95) / 2)
-    assert train.topk_mean(probs) == pytest.approx((0.9 + 0.95) / 2)
+    assert topk_mean(probs) == pytest.approx((0.9 + 0.95) / 2)
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(30), np.ones(30)].astype(int)
     kinds = np.array(["image" if i % 6 == 0 else "video" for i in range(60)])  # both classes in each kind

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from ml.inference.predictor import CLIP_RULES, Predictor
+from ml.clip_rules import CLIP_RULES
+from ml.inference.predictor import Predictor
 from ml.models.clip_detector import ClipLSTM
 from ml.paths import DEFAULT_CHECKPOINT
-from ml.training import calibration
-from ml.training.checkpoint import load_checkpoint, save_checkpoint
+from ml import calibration
+from ml.models.checkpoint import load_checkpoint, save_checkpoint
 from ml.training.ln_train import LNRecipe, draw_batches
 
 

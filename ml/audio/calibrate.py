@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ml.audio import checkpoint, data, degrade, metrics
+from ml.audio import checkpoint, data, degrade
+from ml.audio.metrics import at_threshold, fit_platt, sigmoid
+from ml.metrics import ece, eer, roc_auc
 from ml.audio.predictor import prepare
 
 CONDITIONS = ("clean", "codec", "phone")
@@ -65,7 +67,7 @@ class ValidationSet:
         return np.array(out)
 
     def score(self, model: torch.nn.Module) -> dict:
-        aucs = {f"val_auc_{c}": round(metrics.auc(self.labels, self.logits(model, c)), 4) for c in CONDITIONS}
+        aucs = {f"val_auc_{c}": round(roc_auc(self.labels, self.logits(model, c)), 4) for c in CONDITIONS}
         return {**aucs, "select": round(float(np.mean(list(aucs.values()))), 4)}
 
 
@@ -73,16 +75,16 @@ def finish(model, spec: dict, cfg: dict, val: ValidationSet, history: list, out:
     logits = {c: val.logits(model, c) for c in CONDITIONS}
     pooled = np.concatenate([logits[c] for c in CONDITIONS])
     labels = np.concatenate([val.labels] * len(CONDITIONS))
-    a, b = metrics.fit_platt(pooled, labels)
+    a, b = fit_platt(pooled, labels)
     card = checkpoint.base_card(cfg["front_end"], f"voice-{cfg['front_end']}-{out.name}")
     card["calibration"] = {"method": "platt, classes weighted equally, on validation clean+codec+phone",
                            "a": a, "b": b}
     card["threshold"] = 0.5
     val_metrics = {}
     for c in CONDITIONS:
-        probs = metrics.sigmoid(a * logits[c] + b)
-        val_metrics[c] = {"auc": metrics.auc(val.labels, logits[c]), "eer": metrics.eer(val.labels, logits[c]),
-                          "ece": metrics.ece(val.labels, probs), **metrics.at_threshold(val.labels, probs, 0.5)}
+        probs = sigmoid(a * logits[c] + b)
+        val_metrics[c] = {"auc": roc_auc(val.labels, logits[c]), "eer": eer(val.labels, logits[c]),
+                          "ece": ece(val.labels, probs, balanced=True), **at_threshold(val.labels, probs, 0.5)}
     card["metrics"] = {"validation": val_metrics}
     train_clips = [c for c in data.read_manifest("train") if c not in set(val.clips)]
     card["training"] = {

@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,19 +22,11 @@ import torch
 
 from ml.audio.features import FRONT_ENDS, HOP, SR
 from ml.audio.network import TIME_STRIDE, build
-from ml.paths import WEIGHTS_DIR
+from ml.paths import WEIGHTS_DIR, git_commit
 
 FORMAT = "voice-1"
 DEFAULT_PT = WEIGHTS_DIR / "voice.pt"
 DEFAULT_ONNX = WEIGHTS_DIR / "voice.onnx"
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def base_card(front_end: str, version: str) -> dict:

@@ -15,6 +15,8 @@ import numpy as np
 
 from ml import errors
 from ml.errors import MediaError
+from ml.media import decode as media
+from ml.media.audio import sniff_audio
 
 SR = 16000
 # What each container's magic bytes say; the streams inside decide whether it is audio or a video.
@@ -43,27 +45,14 @@ class AudioClip:
 
 
 def sniff(head: bytes) -> str | None:
-    """The container format from a file's first bytes, or None when it is nothing we accept."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head.startswith(b"fLaC"):
-        return "flac"
-    if head.startswith(b"OggS"):
-        return "ogg"
-    if head.startswith(b"ID3"):
-        return "mp3"
-    if head[4:8] == b"ftyp":
-        return "mp4"  # also m4a and mov
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "mkv"  # also webm
-    if len(head) >= 2 and head[0] == 0xFF:
-        if (head[1] & 0xF6) == 0xF0:
-            return "aac"  # ADTS frame header (layer bits 00)
-        if (head[1] & 0xE0) == 0xE0 and (head[1] >> 1) & 3 in (1, 2):
-            return "mp3"  # MPEG audio layer III/II frame sync
-    return None
+    """The container format from a file's first bytes, or None when it is nothing we accept: an audio
+    format (``ml.media.audio.sniff_audio``) or a video container that may carry sound (``ml.media.decode.sniff``;
+    mp4 also covers m4a and mov, mkv also webm)."""
+    fmt = sniff_audio(head)
+    if fmt is None:
+        found = media.sniff(head)
+        fmt = found[1] if found is not None and found[1] in VIDEO_FORMATS else None
+    return fmt
 
 
 def is_audio_file(path: str | os.PathLike) -> bool:

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.audio import data, degrade, metrics
-from ml.audio.decode import load_audio
+from ml.audio import data, degrade
+from ml.audio.metrics import at_threshold
 from ml.audio.predictor import VoicePrediction, VoicePredictor
+from ml.metrics import bootstrap, ece, eer, roc_auc
 
 CONDITIONS = {"clean": "clean", "mp3_32k": "mp3_32", "phone": "phone"}
 def samples_dir() -> Path:
@@ -51,10 +52,10 @@ def score_dev(vp: VoicePredictor, clips: list[data.Clip]) -> dict[str, list]:
 def summarise(labels: np.ndarray, probs: list, threshold: float, boot: int) -> dict:
     keep = np.array([p is not None for p in probs])
     y, p = labels[keep], np.array([q for q in probs if q is not None], float)
-    auc, auc_lo, auc_hi = metrics.bootstrap(metrics.auc, y, p, n=boot)
-    eer, eer_lo, eer_hi = metrics.bootstrap(metrics.eer, y, p, n=boot)
-    return {"n": int(keep.sum()), "not_scored": int((~keep).sum()), "auc": auc, "auc_ci": [auc_lo, auc_hi],
-            "eer": eer, "eer_ci": [eer_lo, eer_hi], "ece": metrics.ece(y, p), **metrics.at_threshold(y, p, threshold)}
+    return {"n": int(keep.sum()), "not_scored": int((~keep).sum()),
+            "auc": roc_auc(y, p), "auc_ci": list(bootstrap(roc_auc, y, p, rounds=boot)),
+            "eer": eer(y, p), "eer_ci": list(bootstrap(eer, y, p, rounds=boot)),
+            "ece": ece(y, p, balanced=True), **at_threshold(y, p, threshold)}
 
 
 def by_group(labels, probs, keys) -> dict[str, float]:
@@ -64,7 +65,7 @@ def by_group(labels, probs, keys) -> dict[str, float]:
     for p, y, k in zip(probs, labels, keys):
         if y == 1 and p is not None:
             groups[k].append(p)
-    return {k: round(metrics.auc([0] * len(reals) + [1] * len(v), reals + v), 3) for k, v in sorted(groups.items())}
+    return {k: round(roc_auc([0] * len(reals) + [1] * len(v), reals + v), 3) for k, v in sorted(groups.items())}
 
 
 def score_samples(vp: VoicePredictor) -> dict | None:
@@ -76,7 +77,7 @@ def score_samples(vp: VoicePredictor) -> dict | None:
     y = [int(r["label"] == "fake") for r in rows]
     s = [vp.predict(labels_csv.parent / Path(r["path"]).name).score for r in rows]
     keep = [i for i, v in enumerate(s) if v is not None]
-    return {"n": len(keep), "auc": metrics.auc([y[i] for i in keep], [s[i] for i in keep])}
+    return {"n": len(keep), "auc": roc_auc([y[i] for i in keep], [s[i] for i in keep])}
 
 
 def main(argv=None) -> int:

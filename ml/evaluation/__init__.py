@@ -1,2 +1,2 @@
-"""Measuring a detector: held-out and dev evaluation, robustness, heatmap fidelity, attacks, and the
-model card written from those figures."""
+"""Measuring a detector: held-out and dev evaluation (evaluate and its parts), robustness, heatmap fidelity,
+attacks, the model cards written from those figures, and the promotion gate."""

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from ml.training import data as D
-from ml.training.checkpoint import load_checkpoint
-from ml.training.augment import blur, jpeg, noise, resize
+from ml.models.checkpoint import load_checkpoint
+from ml.media.degradations import blur, jpeg, noise, resize
 from ml.inference.defences import purify
-from ml.evaluation.evaluate import roc_auc
+from ml.metrics import roc_auc
 from ml.paths import DEFAULT_CHECKPOINT
 
 EPSILONS = (1, 2, 4, 8)  # in 1/255 pixel steps

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ml.training.checkpoint import load_checkpoint
+from ml.models.checkpoint import load_checkpoint
 from ml.models.clip_detector import cams_from_scores
-from ml.evaluation.evaluate import roc_auc
-from ml.models.registry import preprocess
+from ml.metrics import roc_auc
+from ml.models.builders import preprocess
 
 PAIRS = [  # (fake, real) relative to data/dev
     *[(f"ToniHantschmann_deepfake_detector/assets/videos/deepfake/{f}.mp4",
@@ -142,24 +142,24 @@ CONDITIONS = ("clean", "h264_crf23", "h264_crf35", "h264_crf40", "downscale_0.5"
 
 
 def degrade(crops: np.ndarray, condition: str) -> np.ndarray:
-    from ml.training import augment
+    from ml.media import degradations
 
     if condition == "h264_crf40":
-        return augment.h264_sequence(crops, crf=40)
+        return degradations.h264_sequence(crops, crf=40)
     if condition == "downscale_0.5":
-        return np.stack([augment.resize(c, 0.5) for c in crops])
-    return augment.perturb_frames(crops, condition)
+        return np.stack([degradations.resize(c, 0.5) for c in crops])
+    return degradations.perturb_frames(crops, condition)
 
 
 def clip_score(model, card: dict, crops: np.ndarray) -> float:
-    from ml.training.calibration import calibrate
-    from ml.inference.predictor import CLIP_RULES
+    from ml.calibration import calibrate
+    from ml.clip_rules import track_score
 
     with torch.inference_mode():
         f = model.embed(_x(crops))
         probs = torch.sigmoid(model.frame_logits(f)).numpy()
         lstm = float(torch.sigmoid(model.clip_logits(f[None]))[0])
-    raw = CLIP_RULES[card.get("clip_rule", "mean_frames")](probs.astype(float), lstm)
+    raw = track_score(card.get("clip_rule", "mean_frames"), "video", probs, lstm)
     return float(calibrate(card, [raw], "video")[0])
 
 

@@ -14,11 +14,7 @@ import time
 
 import numpy as np
 
-from ml.training.clip_features import cache_root, load_manifest
-
-
-def int8_dir():
-    return cache_root() / "int8"
+from ml.training.clip_features import cache_root, int8_dir, load_manifest
 
 
 def main(argv=None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.evaluation.evaluate import auc_by_group, roc_auc
+from ml.metrics import auc_by_group, bootstrap_auc, roc_auc
 
 CONDITIONS = ("clean", "h264_crf35")
 CACHE_SIZE = 160  # crops are cached at this side; a model with another input size gets them resized
@@ -34,8 +34,8 @@ def cache_path(size: int, margin: float) -> Path:
 
 def build_cache(size: int, margin: float, *, frames: int = 32, root: Path | None = None, log=print) -> Path:
     """Crops of every dev item's face tracks (clean; videos also at CRF 35), once."""
-    from ml.training import augment
-    from ml.evaluation.evaluate import reencoded_path
+    from ml.media import degradations
+    from ml.training.prepare import reencoded_path
     from ml.media.faces import FaceFinder, crop_face
     from ml.media.decode import read_image, sample_frames
     from ml.training.prepare import data_root, read_labels
@@ -65,10 +65,10 @@ def build_cache(size: int, margin: float, *, frames: int = 32, root: Path | None
         for condition in conditions:
             images, scale = base, 1.0
             if condition != "clean":
-                crf = augment.ROBUSTNESS[condition]["crf"]
+                crf = degradations.ROBUSTNESS[condition]["crf"]
                 re_encoded = reencoded_path(row["path"], crf)
                 if not re_encoded.exists():
-                    augment.h264_file(path, str(tmp / "re.mp4"), crf)
+                    degradations.h264_file(path, str(tmp / "re.mp4"), crf)
                     re_encoded.parent.mkdir(parents=True, exist_ok=True)
                     (tmp / "re.mp4").replace(re_encoded)
                 images = [f.image for f in sample_frames(str(re_encoded), frames)]
@@ -87,25 +87,13 @@ def build_cache(size: int, margin: float, *, frames: int = 32, root: Path | None
     return out
 
 
-def bootstrap_auc(y, s, n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of ROC AUC by resampling items (stratified: each class resampled on its own)."""
-    y, s = np.asarray(y), np.asarray(s)
-    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
-    if not len(pos) or not len(neg):
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    aucs = [roc_auc(np.r_[np.ones(len(pos)), np.zeros(len(neg))],
-                    np.r_[s[rng.choice(pos, len(pos))], s[rng.choice(neg, len(neg))]]) for _ in range(n)]
-    return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
-
-
 def score_checkpoint(ckpt: Path, cache: Path | None = None, *, threads: int = 2, cam: bool = False) -> dict:
     """Dev AUCs of one checkpoint on the cached crops, scored as ``ml.inference.predictor`` scores them (the
     card's clip rule for videos, the frame probability for images, highest track wins)."""
     import torch
 
-    from ml.training.checkpoint import load_checkpoint
-    from ml.evaluation.evaluate import resize_all, score_sequence, shipped
+    from ml.models.checkpoint import load_checkpoint
+    from ml.inference.sequence import resize_all, score_sequence, shipped
 
     torch.set_num_threads(threads)
     model, card = load_checkpoint(ckpt)
@@ -167,8 +155,8 @@ def cam_locations(model, card: dict, cache: Path | None = None, per_item: int = 
     import torch
 
     from ml.inference.gradcam import GradCAM
-    from ml.models.registry import preprocess
-    from ml.evaluation.evaluate import resize_all
+    from ml.models.builders import preprocess
+    from ml.inference.sequence import resize_all
 
     size = int(card["preprocessing"]["input_size"])
     cache = cache or build_cache(CACHE_SIZE, card["preprocessing"]["margin"])
@@ -192,7 +180,7 @@ def own_test_auc(model, card: dict, n: int = 600, seed: int = 7) -> float:
     """Frame AUC on clean crops of the own test split (held-out identities; pseudo-fakes and the
     labelled fake photos), the same fixed draw as ``ml.evaluation.evaluate``'s first ``n`` frames."""
     from ml.training import data as D
-    from ml.evaluation.evaluate import score_sequence
+    from ml.inference.sequence import score_sequence
 
     cfg = card.get("config", {})
     bank = D.CropBank.load(None, "test", seed=cfg.get("seed", 0), fractions=tuple(cfg.get("split_fractions", (0.7, 0.15, 0.15))))

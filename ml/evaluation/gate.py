@@ -1,10 +1,10 @@
 """The promotion gate: a candidate and the serving model scored on the same labelled items, and the decision: ``python -m ml.evaluation.gate``.
 
 Each model is run through the whole inference path (``Predictor``: decode, faces, crops, its own clip
-rule and calibration) and judged at its own card's threshold: ROC AUC with a bootstrap 95% interval
-(``dev_eval.bootstrap_auc``), accuracy, precision, recall and F1 (``evaluate.binary_metrics``), and ECE
-(``evaluate.ece``). A candidate passes only if its AUC is at least ``margin`` above the serving model's
-and its ECE is at most ``ece_limit``; every reason is a sentence with the numbers.
+rule and calibration) and judged at its own card's threshold (``ml.metrics.gate_metrics``): ROC AUC with a
+bootstrap 95% interval, accuracy, precision, recall, F1 and ECE. A candidate passes only if its AUC is at
+least ``margin`` above the serving model's and its ECE is at most ``ece_limit``; every reason is a
+sentence with the numbers.
 """
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from ml.evaluation.dev_eval import bootstrap_auc
-from ml.evaluation.evaluate import binary_metrics, ece, roc_auc
-from ml.training.retrain import Item, RetrainError, read_items
+from ml.items import Item, RetrainError, read_items
+from ml.metrics import gate_metrics
 
 
 def score_items(checkpoint: Path, items: list[Item], *, backend: str = "onnx", progress=None) -> list[float | None]:
@@ -32,29 +29,6 @@ def score_items(checkpoint: Path, items: list[Item], *, backend: str = "onnx", p
         out.append(float(result.score) if result.status == "ok" and result.score is not None else None)
         if progress:
             progress(n + 1, len(items))
-    return out
-
-
-def _r(v) -> float | None:
-    return None if v is None or v != v else round(float(v), 4)
-
-
-def gate_metrics(labels: list[int], scores: list[float | None], threshold: float) -> dict:
-    """Figures on the scored items (``None`` scores left out): n, n_scored, auc, auc_ci, accuracy,
-    precision, recall, f1, ece, threshold. AUC and its interval are None without both classes."""
-    pairs = [(int(y), float(s)) for y, s in zip(labels, scores) if s is not None]
-    y = np.array([p[0] for p in pairs], int)
-    s = np.array([p[1] for p in pairs], float)
-    out = {"n": len(labels), "n_scored": len(pairs), "auc": None, "auc_ci": [None, None], "accuracy": None,
-           "precision": None, "recall": None, "f1": None, "ece": None, "threshold": threshold}
-    if not pairs:
-        return out
-    m = binary_metrics(y, s, threshold)
-    out.update({k: m[k] for k in ("accuracy", "precision", "recall", "f1")})
-    out["ece"] = _r(ece(y, s))
-    if 0 < y.sum() < len(y):
-        lo, hi = bootstrap_auc(y, s)
-        out["auc"], out["auc_ci"] = _r(roc_auc(y, s)), [_r(lo), _r(hi)]
     return out
 
 

@@ -20,11 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 
-from ml.evaluation.dev_eval import bootstrap_auc
-from ml.training import calibration
-from ml.training.clip_train import balanced_ece
+from ml import calibration
+from ml.metrics import binary_metrics, bootstrap_auc, ece, eer, roc_auc
 from ml.training.ln_train import Bank, LNRecipe, refit_head, score_bank
 from ml.training.token_cache import is_ffpp, load_manifest
 
@@ -48,12 +46,6 @@ def set_rows(rows: list[dict], name: str) -> list[dict]:
 def item_scores(bank: Bank, probs: np.ndarray) -> np.ndarray:
     """Mean of each item's frame probabilities (the clip rule ``mean_frames``)."""
     return np.array([probs[bank.owner == i].mean() for i in range(len(bank.rows))])
-
-
-def eer(y: np.ndarray, s: np.ndarray) -> float:
-    fpr, tpr, _ = roc_curve(y, s)
-    i = int(np.argmin(np.abs(fpr - (1 - tpr))))
-    return round(float((fpr[i] + 1 - tpr[i]) / 2), 4)
 
 
 def score_model(model, recipe: LNRecipe, rows: list[dict]) -> dict[str, dict]:
@@ -82,13 +74,11 @@ def figures(scored: dict[str, dict]) -> dict:
             continue
         kind = SETS[name][1]
         p = calibration.apply_by_kind(cal, s, [kind] * len(s))
-        pred = p >= 0.5
-        tp, fp, fn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
-        prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-        out["sets"][name] = {"n": len(y), "fake": int(y.sum()), "auc": round(float(roc_auc_score(y, s)), 4),
-                             "ci95": [round(v, 3) for v in bootstrap_auc(y, s)], "eer": eer(y, s), "accuracy": round(float((pred == y).mean()), 4),
-                             "precision": round(prec, 4), "recall": round(rec, 4),
-                             "f1": round(2 * prec * rec / max(prec + rec, 1e-9), 4), "ece_balanced": round(balanced_ece(y, p), 4)}
+        at = binary_metrics(y, p, 0.5)
+        out["sets"][name] = {"n": len(y), "fake": int(y.sum()), "auc": round(roc_auc(y, s), 4),
+                             "ci95": [round(v, 3) for v in bootstrap_auc(y, s)], "eer": round(eer(y, s), 4),
+                             **{k: at[k] for k in ("accuracy", "precision", "recall", "f1")},
+                             "ece_balanced": round(ece(y, p, balanced=True), 4)}
     sets = out["sets"]
     if "dev_video" in sets and "dev_video_crf35" in sets:
         sets["dev_video_crf35"]["drop"] = round(sets["dev_video"]["auc"] - sets["dev_video_crf35"]["auc"], 4)
@@ -115,13 +105,13 @@ def load_run(run: Path) -> tuple[torch.nn.Module, LNRecipe, dict]:
 
 def v3_scores(ckpt: Path, rows: list[dict], rule_name: str | None = None) -> dict[str, dict]:
     """The v3 head on the cached frozen summaries (block 8), scored by its own clip rule or ``rule_name``."""
-    from ml.inference.predictor import CLIP_RULES
+    from ml.clip_rules import track_score
     from ml.models.clip_detector import combine
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
     from ml.training.token_cache import TAPS, v4_root
 
     model, card = load_checkpoint(ckpt, encoder=False)
-    rule, out = CLIP_RULES[rule_name or card.get("clip_rule", "lstm")], {}
+    rule, out = rule_name or card.get("clip_rule", "lstm"), {}
     for name in SETS:
         sel = set_rows(rows, name)
         scores = []
@@ -133,7 +123,7 @@ def v3_scores(ckpt: Path, rows: list[dict], rule_name: str | None = None) -> dic
             with torch.inference_mode():
                 probs = torch.sigmoid(model.frame_logits(f)).numpy()
                 clip = float(torch.sigmoid(model.clip_logits(f[None]))[0])
-            scores.append(float(probs[0]) if r["kind"] == "image" else rule(probs, clip))
+            scores.append(track_score(rule, r["kind"], probs, clip))
         if sel:
             out[name] = {"y": np.array([r["label"] == "fake" for r in sel], int), "s": np.array(scores),
                          "methods": [r["method"] for r in sel], "paths": [r["path"] for r in sel]}
@@ -145,7 +135,7 @@ def ship(run: Path, out: Path, result: dict, table: str, *, refit: bool = False)
     import datetime as dt
 
     from ml.models import clip_vit
-    from ml.training.checkpoint import save_checkpoint
+    from ml.models.checkpoint import save_checkpoint
 
     model, recipe, info = load_run(run)
     if refit:

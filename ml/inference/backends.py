@@ -23,7 +23,7 @@ import numpy as np
 
 from ml.paths import checkpoint_digest
 
-MEAN, STD = 0.5, 0.5  # the model's input scale; the same as ml.models.registry.MEAN/STD (checked in tests)
+MEAN, STD = 0.5, 0.5  # the model's input scale; the same as ml.models.builders.MEAN/STD (checked in tests)
 
 
 def normalise(crops: np.ndarray) -> np.ndarray:

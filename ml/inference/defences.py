@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.training import augment
+from ml.media import degradations
 
 
 def purify(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """N x H x W x 3 uint8 crops, each resized down by one random factor and back, then JPEG'd."""
     factor, quality = float(rng.uniform(0.6, 0.9)), int(rng.integers(60, 80))
-    return np.stack([augment.jpeg(augment.resize(c, factor), quality) for c in crops])
+    return np.stack([degradations.jpeg(degradations.resize(c, factor), quality) for c in crops])

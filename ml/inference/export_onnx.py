@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ml.training.checkpoint import load_checkpoint
+from ml.models.checkpoint import load_checkpoint
 from ml.paths import DEFAULT_CHECKPOINT, checkpoint_digest, onnx_cache_path
 
 

@@ -18,17 +18,16 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ml.training import calibration
-
-from ml import errors
+from ml import calibration, errors
+from ml.clip_rules import CLIP_RULES, topk_mean, track_score
+from ml.errors import MediaError
 from ml.inference.backends import OnnxScorer, TorchScorer, timed
 from ml.inference.defences import purify
-from ml.errors import MediaError
-from ml.media.faces import FaceFinder, crop_face
 from ml.inference.heatmap import overlay
-from ml.media.decode import Limits, probe, sample_frames
-from ml.paths import DEFAULT_CHECKPOINT
 from ml.inference.result import AnalysedFrame, Prediction
+from ml.media.decode import Limits, probe, sample_frames
+from ml.media.faces import FaceFinder, crop_face
+from ml.paths import DEFAULT_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +36,6 @@ Progress = Callable[[str, int], None]
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def topk_mean(probs) -> float:
-    """Mean of the most suspicious quarter of a track's frame probabilities (at least one frame): a swap
-    visible in a few frames is not averaged away."""
-    probs = np.sort(np.asarray(probs, float))
-    return float(probs[-max(1, len(probs) // 4):].mean())
-
-
-# How a face track's score is made from the network's outputs: named and swappable, the model card
-# picks one with "clip_rule".
-CLIP_RULES: dict[str, Callable[[np.ndarray, float], float]] = {
-    "lstm": lambda frame_probs, clip_prob: clip_prob,
-    "mean_frames": lambda frame_probs, clip_prob: float(frame_probs.mean()),
-    "mean_lstm_frames": lambda frame_probs, clip_prob: float((frame_probs.mean() + clip_prob) / 2),
-    "topk_frames": lambda frame_probs, clip_prob: topk_mean(frame_probs),
-}
 
 
 class Predictor:
@@ -67,7 +49,8 @@ class Predictor:
         self.input_size: int = int(pre["input_size"])
         self.margin: float = float(pre["margin"])
         self.frames: int = int(pre.get("frames", 32))
-        self.clip_rule = CLIP_RULES[card.get("clip_rule", "lstm")]
+        self.clip_rule = card.get("clip_rule", "lstm")
+        CLIP_RULES[self.clip_rule]  # an unknown rule fails here, at load
         self.purify = purify  # the adversarial-input defence in ml/defences.py
         self.threads = getattr(scorer, "threads", None)
         self.faces = FaceFinder()
@@ -97,7 +80,7 @@ class Predictor:
                 return cls(Bf16Scorer(model, threads), card, backend=backend, purify=purify)
             backend = "onnx"  # not a CLIP detector: the fp32 graph
         if backend == "torch":
-            from ml.training.checkpoint import load_checkpoint
+            from ml.models.checkpoint import load_checkpoint
 
             model, card = load_checkpoint(path)
             return cls(TorchScorer(model, threads), card, backend=backend, purify=purify)
@@ -171,7 +154,7 @@ class Predictor:
                 crops = purify(crops, np.random.default_rng())
             frame_logits, clip_logit = self.scorer(crops, timings)
             probs = _sigmoid(frame_logits)
-            raw = float(probs[0]) if info.kind == "image" else self.clip_rule(probs, float(_sigmoid(clip_logit)))
+            raw = track_score(self.clip_rule, info.kind, probs, float(_sigmoid(clip_logit)))
             # Reported scores are calibrated P(fake) (the card's calibration; identity without one).
             score = float(calibration.calibrate(self.card, [raw], info.kind)[0])
             probs = calibration.calibrate(self.card, probs, info.kind)

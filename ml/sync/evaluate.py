@@ -1,6 +1,6 @@
 """Measure the sync check on dev-wild: ``python -m ml.sync.evaluate [--json P] [--no-cache]``.
 
-Prints: the status of every clip with sound; ROC AUC (scikit-learn) of the score for lip-syncs and
+Prints: the status of every clip with sound; ROC AUC (``ml.metrics``) of the score for lip-syncs and
 dubbings with sound (positives) against real clips with sound (negatives), with a bootstrap 95%
 interval (2,000 resamples of clips), over the clips the check could score; counts and flag rates by
 method; and the shifted-audio check: every real clip with sound that was scored is judged again with
@@ -16,23 +16,13 @@ from collections import defaultdict
 
 import numpy as np
 import cv2
-from sklearn.metrics import roc_auc_score
 
+from ml.metrics import bootstrap, roc_auc
 from ml.sync import data
 from ml.sync.checker import Signals, SyncChecker
 from ml.sync.result import SyncResult
 
 SHIFTS = (0.3, 1.0, -0.3, -1.0)
-
-
-def bootstrap_auc(y: np.ndarray, s: np.ndarray, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(rounds):
-        i = rng.integers(0, len(y), len(y))
-        if 0 < y[i].sum() < len(i):
-            aucs.append(roc_auc_score(y[i], s[i]))
-    return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
 
 
 def score_rows(checker: SyncChecker, use_cache: bool) -> list[dict]:
@@ -58,8 +48,8 @@ def summary(checker: SyncChecker, rows: list[dict]) -> dict:
         status[key][r["result"].status] += 1
     out["status"] = {k: dict(v) for k, v in status.items()}
     if len(set(y)) == 2:
-        lo, hi = bootstrap_auc(y, s)
-        out["auc"] = {"value": round(float(roc_auc_score(y, s)), 3), "ci95": [round(lo, 3), round(hi, 3)],
+        lo, hi = bootstrap(roc_auc, y, s, rounds=2000, stratified=False)
+        out["auc"] = {"value": round(roc_auc(y, s), 3), "ci95": [round(lo, 3), round(hi, 3)],
                       "positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
     by_method = defaultdict(list)
     for r in rows:

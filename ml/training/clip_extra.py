@@ -32,23 +32,24 @@ def landmarks_on_crop(finder, crop: np.ndarray) -> np.ndarray:
 
 
 def self_blends(crops, rng, finder, per_item: int):
-    from ml.training import augment, pseudofakes
+    from ml.media import degradations
+    from ml.training import pseudofakes
 
     picks = rng.choice(len(crops), min(per_item, len(crops)), replace=False)
     fakes = []
     for k in picks:
         fake, _ = pseudofakes.self_blend(crops[k], landmarks_on_crop(finder, crops[k]), rng)
-        fakes.append(augment.Degradation.draw(rng, 0.5).apply(fake))
+        fakes.append(degradations.Degradation.draw(rng, 0.5).apply(fake))
     return np.stack(fakes).astype(np.uint8), picks
 
 
 def degraded(crops, rng):
-    from ml.training import augment
+    from ml.media import degradations
 
     x = crops
     if rng.random() < 0.5:
-        x = np.stack([augment.resize(c, 0.5) for c in x])
-    return augment.h264_sequence(x, crf=int(rng.integers(28, 41))), np.arange(len(crops))
+        x = np.stack([degradations.resize(c, 0.5) for c in x])
+    return degradations.h264_sequence(x, crf=int(rng.integers(28, 41))), np.arange(len(crops))
 
 
 def main(argv=None) -> None:
@@ -84,9 +85,9 @@ def main(argv=None) -> None:
             elif args.kind == "degrade":
                 made, picks = degraded(crops, rng)
             else:
-                from ml.training import augment
+                from ml.media import degradations
 
-                made, picks = augment.h264_sequence(crops, crf=35), np.arange(len(crops))
+                made, picks = degradations.h264_sequence(crops, crf=35), np.arange(len(crops))
             feats = runner(made)
             feats.pop("tokens")
             row = {"root": args.kind, "path": f"{args.kind}/{src['path']}", "kind": src["kind"], "group": src["group"],

@@ -47,6 +47,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("CLIP_CACHE") or REPO / "cache" / "clip")
 
 
+def int8_dir() -> Path:
+    """Where ``ml.evaluation.clip_int8`` keeps the wheel's own INT8 graph's features of the cached items."""
+    return cache_root() / "int8"
+
+
 # ------------------------------------------------------------------------------------------ items
 @dataclass
 class Entry:
@@ -174,13 +179,13 @@ def media_path(entry: Entry) -> Path:
             compact_copy(str(src), str(dst))
         return dst
     if entry.condition == "h264_crf35":
-        from ml.training import augment
-        from ml.evaluation.evaluate import reencoded_path
+        from ml.media import degradations
+        from ml.training.prepare import reencoded_path
 
         dst = reencoded_path(entry.path, 35)
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            augment.h264_file(str(src), str(dst) + ".part.mp4", 35)
+            degradations.h264_file(str(src), str(dst) + ".part.mp4", 35)
             os.replace(str(dst) + ".part.mp4", dst)
         return dst
     return src

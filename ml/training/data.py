@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-from ml.training import augment, pseudofakes
+from ml.media import degradations
+from ml.training import pseudofakes
 from ml.training.prepare import default_cache, load_index
 
 SPLITS = ("train", "val", "test")
@@ -153,7 +154,7 @@ class CropBank:
 
 # ------------------------------------------------------------------------------------- transforms
 def finish(crop: np.ndarray, rng, size: int, *, degrade: float = 1.0, jitter: bool = True,
-           degradation: augment.Degradation | None = None, flip: bool | None = None) -> np.ndarray:
+           degradation: degradations.Degradation | None = None, flip: bool | None = None) -> np.ndarray:
     """Geometry jitter, flip, degradation, resize to the model input (uint8)."""
     s = crop.shape[0]
     if jitter:
@@ -164,7 +165,7 @@ def finish(crop: np.ndarray, rng, size: int, *, degrade: float = 1.0, jitter: bo
         crop = crop[:, ::-1]
     crop = np.ascontiguousarray(crop)
     if degradation is None and degrade > 0:
-        degradation = augment.Degradation.draw(rng, degrade)
+        degradation = degradations.Degradation.draw(rng, degrade)
     if degradation is not None:
         crop = degradation.apply(crop)
     if crop.shape[0] != size:
@@ -308,7 +309,7 @@ def make_sequence(bank: CropBank, rng, size: int, *, fake: bool, kind: str = "vi
             donor = (d_item.crops, d_item.landmarks)
         crops = pseudofakes.fake_sequence(crops, points, rng, mode, technique, donor)
         method = f"video:{technique}_{mode}"
-    degradation = augment.Degradation.draw(rng, degrade) if degrade > 0 else None
+    degradation = degradations.Degradation.draw(rng, degrade) if degrade > 0 else None
     flip = bool(rng.random() < 0.5)
     # One geometry jitter for the whole track would be steadier; per frame is what the tracker gives.
     out = np.stack([finish(c, rng, size, degradation=degradation, degrade=0, flip=flip, jitter=not clean_raw)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ml.models.clip_detector import ClipLSTM, combine
-from ml.training.token_cache import TAPS, load_manifest, v4_root
+from ml.training.token_cache import load_manifest, v4_root
 
 
 @dataclass(frozen=True)

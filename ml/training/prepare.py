@@ -42,6 +42,11 @@ def item_key(rel_path: str) -> str:
     return f"{stem}-{hashlib.sha1(rel_path.encode()).hexdigest()[:10]}"
 
 
+def reencoded_path(rel_path: str, crf: int) -> Path:
+    """Where a dev video re-encoded at ``crf`` is cached (libx264 veryfast, yuv420p; derived data)."""
+    return REPO / "cache" / "dev_h264" / f"{item_key(rel_path)}-crf{crf}.mp4"
+
+
 def read_labels(split_dir: Path) -> list[dict]:
     with open(split_dir / "labels.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

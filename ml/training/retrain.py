@@ -11,7 +11,7 @@ The portal's loop (moderators' reviewed items plus base training data -> a candi
          when there are two groups of each)
       -> the warm start's head trained further (``clip_train.train(warm=...)``: same recipe, layer and
          parts; frame head by L-BFGS from and towards the warm weights; LSTM fine-tuned a few epochs)
-      -> clip rule, calibration and threshold on validation (``clip_train.finish``; the warm start's
+      -> clip rule, calibration and threshold on validation (``clip_finish.finish``; the warm start's
          where validation cannot choose them) -> a checkpoint in the usual format, its card saying
          what it saw.
 
@@ -22,7 +22,6 @@ else ``RetrainError`` says so and a rerun resumes.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import logging
@@ -30,64 +29,22 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ml.items import Item, RetrainError, read_items
+from ml.metrics import gate_metrics
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
-LABELS = {"real": 0, "0": 0, "fake": 1, "1": 1}
-KINDS = ("video", "image")
 LSTM_EPOCHS = 5          # fine-tuning epochs for the warm start's LSTM
 VAL_FRACTION = 0.2       # share of items dealt (by whole groups) into validation
 TRAIN_SHARE = 0.2        # share of the budget kept back from extraction for training ...
 TRAIN_RESERVE_MAX = 120  # ... but never more than this many seconds
-
-
-class RetrainError(Exception):
-    """A retrain that cannot go on; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Item:
-    path: str    # a local media file
-    label: int   # 1 fake, 0 real
-    kind: str    # "video" | "image"
-    group: str   # items sharing a group stay in one split
-    source: str  # where it came from, for the card: "review:<media id>" or "base:<relative path>"
-
-
-def read_items(csv_path) -> list[Item]:
-    """Items from a CSV with columns path, label (real|fake or 0|1), kind (video|image) and optionally
-    group (default: the item's own path) and source (default ``base:<path>``); paths are relative to
-    the CSV's folder."""
-    csv_path = Path(csv_path)
-    try:
-        with open(csv_path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"path", "label", "kind"} - set(reader.fieldnames or ())
-            if missing:
-                raise RetrainError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))} "
-                                   "(expected path,label,kind,group,source)")
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise RetrainError(f"cannot read the item list {csv_path}: {exc}") from exc
-    items = []
-    for line, row in enumerate(rows, start=2):
-        rel, label, kind = (row.get("path") or "").strip(), (row.get("label") or "").strip().lower(), (row.get("kind") or "").strip()
-        if not rel:
-            raise RetrainError(f"{csv_path}:{line}: empty path")
-        if label not in LABELS:
-            raise RetrainError(f"{csv_path}:{line}: label {row.get('label')!r} is not real, fake, 0 or 1")
-        if kind not in KINDS:
-            raise RetrainError(f"{csv_path}:{line}: kind {row.get('kind')!r} is not video or image")
-        items.append(Item(path=str(csv_path.parent / rel), label=LABELS[label], kind=kind,
-                          group=(row.get("group") or "").strip() or f"item:{rel}",
-                          source=(row.get("source") or "").strip() or f"base:{rel}"))
-    return items
 
 
 # ------------------------------------------------------------------------------------ features
@@ -234,7 +191,7 @@ def warm_recipe(card: dict, seed: int):
 
 def load_warm(path: Path):
     from ml.models.clip_detector import ClipLSTM
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     try:
         model, card = load_checkpoint(path, encoder=False)
@@ -261,9 +218,8 @@ def counts_by_split(trained: list[dict]) -> dict:
 
 def validation_summary(scored: list[dict], rule: str, cal: dict, threshold: float) -> dict | None:
     """All validation items together (calibrated scores), in the gate's terms; None without both classes."""
-    from ml.evaluation.gate import gate_metrics
-    from ml.training.calibration import apply_by_kind
-    from ml.training.clip_train import raw_score
+    from ml.calibration import apply_by_kind
+    from ml.training.clip_finish import raw_score
 
     val = [s for s in scored if s["split"] == "val"]
     labels = [int(s["label"] == "fake") for s in val]
@@ -291,7 +247,7 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
             progress: Progress | None = None, seed: int = 0) -> dict:
     """Train a candidate from ``warm_start`` on ``items`` within ``minutes``; write it to ``out``;
     return its card."""
-    from ml.training import clip_train
+    from ml.training import clip_finish, clip_train
 
     started = time.time()
     report = progress or (lambda stage, fraction: None)
@@ -327,14 +283,14 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
     model, fit = clip_train.train(recipe, rows, log=log.info, warm=model)
     report("training", 1.0)
     report("calibration", 0.0)
-    rule, rule_aucs, cal, threshold, metrics = clip_train.finish(fit["scored"], fallback=warm_card)
+    rule, rule_aucs, cal, threshold, metrics = clip_finish.finish(fit["scored"], fallback=warm_card)
     overall = validation_summary(fit["scored"], rule, cal, threshold)
     if overall:
         metrics["val_all"] = overall
     report("calibration", 1.0)
 
     report("saving", 0.0)
-    card = clip_train.detector_card(recipe, rule=rule, rule_aucs=rule_aucs, calibration=cal, threshold=threshold,
+    card = clip_finish.detector_card(recipe, rule=rule, rule_aucs=rule_aucs, calibration=cal, threshold=threshold,
                                     report=metrics, fit=fit, rows=rows, frames=frames)
     sources = [t["source"] for t in trained]
     card.update({
@@ -356,7 +312,7 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
     })
     card = json_safe(card)
     tmp = out.with_name(out.name + ".part")
-    clip_train.save_detector(tmp, model, recipe, card)
+    clip_finish.save_detector(tmp, model, recipe, card)
     os.replace(tmp, out)
     report("saving", 1.0)
     import torch
@@ -366,17 +322,20 @@ def retrain(items: list[Item], *, warm_start: Path, out: Path, work_dir: Path, m
 
 # ------------------------------------------------------------------------------------------ CLI
 def terminal_progress(stream=None) -> Progress:
-    """A one-line progress bar per stage on ``stream`` (standard error)."""
-    state = {"stage": None}
+    """A progress bar per stage (tqdm) on ``stream`` (standard error): ``features     [####....]  40.0%``."""
+    from tqdm import tqdm
+
+    state = {"stage": None, "bar": None}
 
     def show(stage: str, fraction: float) -> None:
-        out = stream or sys.stderr
-        if state["stage"] not in (None, stage):
-            out.write("\n")
-        state["stage"] = stage
-        filled = int(round(30 * max(0.0, min(1.0, fraction))))
-        out.write(f"\r{stage:<12} [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
-        out.flush()
+        if state["stage"] != stage:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["stage"] = stage
+            state["bar"] = tqdm(total=1.0, desc=f"{stage:<12}", file=stream or sys.stderr, ascii=".#",
+                                bar_format="{desc} [{bar:30}] {percentage:5.1f}%", mininterval=0)
+        state["bar"].n = max(0.0, min(1.0, fraction))
+        state["bar"].refresh()
 
     return show
 

@@ -130,13 +130,13 @@ class TokenEncoder:
 # ------------------------------------------------------------------------------------ variants
 def degrade(crops: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """Compression and resizing as a platform would apply them (on both labels alike)."""
-    from ml.training import augment
+    from ml.media import degradations
 
     scale = float(rng.uniform(0.5, 1.0))
-    x = np.stack([augment.resize(c, scale) for c in crops]) if scale < 0.95 else crops
+    x = np.stack([degradations.resize(c, scale) for c in crops]) if scale < 0.95 else crops
     if kind == "video":
-        return augment.h264_sequence(x, crf=int(rng.integers(23, 41)))
-    return np.stack([augment.jpeg(c, int(rng.integers(30, 101))) for c in x])
+        return degradations.h264_sequence(x, crf=int(rng.integers(23, 41)))
+    return np.stack([degradations.jpeg(c, int(rng.integers(30, 101))) for c in x])
 
 
 def self_blended(crops: np.ndarray, rng: np.random.Generator, finder) -> tuple[np.ndarray, np.ndarray]:

