@@ -61,7 +61,7 @@ def face_crops(clips):
 def fp32_reference(face_crops):
     from ml.inference.backends import TorchScorer
     from ml.paths import DEFAULT_CHECKPOINT
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     scorer = TorchScorer(load_checkpoint(DEFAULT_CHECKPOINT)[0], 2)
     logits, clip_logit = scorer(face_crops, {})
@@ -74,7 +74,7 @@ def test_bf16_scores_and_heatmaps_match_fp32_on_real_face_crops(face_crops, fp32
     fp32-kernel emulation that speed_check uses on CPUs without it."""
     from ml.inference.fast_scorer import Bf16Scorer
     from ml.paths import DEFAULT_CHECKPOINT
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     crops = face_crops[:1]  # one crop: bf16 without hardware support is slow
     scorer = Bf16Scorer(load_checkpoint(DEFAULT_CHECKPOINT)[0], 2, emulate=emulate)

@@ -90,14 +90,15 @@ class Crops:
 
 def item_score(predictor, scorer, kind: str, tracks: list[np.ndarray]) -> float:
     """The Predictor's clip score from per-track crops (0.5 without a face)."""
+    from ml import calibration
+    from ml.clip_rules import track_score
     from ml.inference.predictor import _sigmoid
-    from ml.training import calibration
 
     best = None
     for crops in tracks:
         frame_logits, clip_logit = scorer(crops, {})
         probs = _sigmoid(frame_logits)
-        raw = float(probs[0]) if kind == "image" else predictor.clip_rule(probs, float(_sigmoid(clip_logit)))
+        raw = track_score(predictor.clip_rule, kind, probs, float(_sigmoid(clip_logit)))
         score = float(calibration.calibrate(predictor.card, [raw], kind)[0])
         best = score if best is None else max(best, score)
     return 0.5 if best is None else best
@@ -119,7 +120,7 @@ def make_scorer(precision: str, checkpoint: Path, light: bool = False):
         onnx_path = fresh_onnx_beside(checkpoint) or export_checkpoint(checkpoint)
         return OnnxScorer(onnx_path, 1), "fp32 (ONNX Runtime)"
     from ml.inference.fast_scorer import Bf16Scorer
-    from ml.training.checkpoint import load_checkpoint
+    from ml.models.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
     native = cpu_features.has_bf16()
@@ -127,8 +128,7 @@ def make_scorer(precision: str, checkpoint: Path, light: bool = False):
 
 
 def auc_row(y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
-    from ml.evaluation.dev_eval import bootstrap_auc
-    from ml.evaluation.evaluate import roc_auc
+    from ml.metrics import bootstrap_auc, roc_auc
 
     if len(set(y.tolist())) < 2:
         return float("nan"), float("nan"), float("nan")
@@ -188,7 +188,7 @@ def run(paths: list[str], args) -> dict:
                     fh.write(json.dumps({"key": list(key), "score": memo[key]}) + "\n")
                     fh.flush()
             scored.append(item)
-            if n % 25 == 0:
+            if n % 25 == 0 and not args.report:
                 print(f"  {n}/{len(todo)} items, {time.time() - started:.0f} s", flush=True)
     results = {}
     for spec in specs:

@@ -73,7 +73,7 @@ class Predictor:
             backend = "bf16"
         if backend == "bf16":
             from ml.inference.fast_scorer import Bf16Scorer
-            from ml.training.checkpoint import load_checkpoint
+            from ml.models.checkpoint import load_checkpoint
 
             model, card = load_checkpoint(path)
             if hasattr(model, "patch_scores"):
