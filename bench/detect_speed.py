@@ -16,7 +16,7 @@ random weights, and our speed-up over it. Targets (issue 30): <= 0.5 s with heat
 classic pipeline, peak RSS <= 1 GB.
 ``--frames 2,4,6,8`` also times the first clip at each frame count (what the frame count costs; what it
 buys in AUC is printed by ``python -m ml.evaluation.speed_check --frames 2,3``).
-``DETECTOR_DECODE=exact`` times the decode of before (every frame decoded); ``DETECTOR_FRAMES=N`` times N frames a
+``DETECTOR_DECODE=fast`` times the keyframe-aware reader (the default decodes every frame); ``DETECTOR_FRAMES=N`` times N frames a
 clip, as workers with that setting run (unset: the model card's count).
 The clips are made here with ffmpeg's default x264 settings from real clips in the shared data.
 """

@@ -121,6 +121,10 @@ def full_decode(path) -> dict[float, np.ndarray]:
         return {round(float(f.time) - start, 3): f.to_ndarray(format="rgb24") for f in container.decode(stream)}
 
 
+def test_the_default_decode_is_the_exact_one_the_accuracy_check_kept():
+    assert seek.decode_mode({}) == "exact" and seek.decode_mode({"DETECTOR_DECODE": "Fast"}) == "fast"
+
+
 def test_keyframes_are_found_without_decoding(gop_clip):
     keys = seek.keyframe_times(str(gop_clip))
     assert len(keys) == 4 and np.allclose(np.diff(keys), 1.0)

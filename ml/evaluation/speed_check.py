@@ -9,7 +9,8 @@ reference. A path is (decode, frames, precision):
 - ``fast``: keyframe-aware seeking with non-reference frames skipped (``ml.media.seek``), fp32 graph;
 - ``fast-bf16``: the same crops through the bf16 encoder (``ml.inference.fast_scorer``); on a CPU without
   bf16 the bf16 rounding is emulated in fp32 kernels (same numbers, fp32 speed; the table says which);
-- ``fast-fN``: ``fast`` with N frames a clip instead of the card's (``--frames 2,3``).
+- ``fast-fN``: ``fast`` with N frames a clip instead of the card's (``--frames 2,3``);
+- ``exact-bf16``: the reference's crops (every frame decoded) through the bf16 encoder.
 
 A clip's score is made exactly as ``Predictor`` makes it (calibrated clip rule per face track, the most
 suspicious track); an item without a face scores 0.5 in every path, so all paths rank the same items.
@@ -50,7 +51,7 @@ def items(dev: Path, wild: Path | None, limit: int | None) -> list[dict]:
 
 
 def parse_path(name: str, card_frames: int) -> dict:
-    decode = "exact" if name == "fp32" else "fast"
+    decode = "exact" if name.startswith(("fp32", "exact")) else "fast"
     frames = int(name.rsplit("-f", 1)[1]) if "-f" in name else card_frames
     return {"name": name, "decode": decode, "frames": frames, "precision": "bf16" if "bf16" in name else "fp32"}
 

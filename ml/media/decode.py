@@ -200,9 +200,9 @@ def sample_frames(path: str, n: int = 32, info: MediaInfo | None = None) -> list
     """N frames spread evenly in time over a video (or the one frame of an image), RGB.
 
     Decodes with FFmpeg's frame threads (PyAV) and converts only the wanted frames to RGB. By default
-    ``ml.media.seek`` reads them (keyframe-aware seeks, non-reference frames skipped); with
-    ``DETECTOR_DECODE=exact`` every frame is decoded and targets farther than ``SEEK_GAP`` ahead are
-    reached by a keyframe seek, so a long clip is never decoded whole either way. Targets are times,
+    every frame is decoded and targets farther than ``SEEK_GAP`` ahead are reached by a keyframe seek;
+    with ``DETECTOR_DECODE=fast`` ``ml.media.seek`` reads them (keyframe-aware seeks, non-reference frames
+    skipped). A long clip is never decoded whole either way. Targets are times,
     not indices: correct under variable frame rate and lying frame counts. Rotation metadata is applied.
     """
     info = info or probe(path, Limits(max_bytes=1 << 62, max_seconds=1e9, max_side=1 << 30, max_pixels=1 << 62))

@@ -10,7 +10,9 @@ Two savings over decoding every frame up to the last instant:
   frame taken for an instant is then the first *reference* frame at or after it (at most two or three
   frames later with x264's defaults) instead of the first frame. Only for sparse targets (``SPARSE_GAP``).
 
-``DETECTOR_DECODE=exact`` turns both off (every frame decoded, ``ml.media.decode``'s own loop).
+``DETECTOR_DECODE=fast`` turns this reader on; the default, ``exact``, decodes every frame (``ml.media.decode``'s
+own loop): on a subset of dev the frames taken a frame or two later moved dev talking heads' AUC by -0.017, more
+than the 0.01 a default may move it (``python -m ml.evaluation.speed_check``; the model card's speed section).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ SPARSE_GAP = 4
 
 
 def decode_mode(env: dict | None = None) -> str:
-    mode = ((os.environ if env is None else env).get("DETECTOR_DECODE") or "fast").strip().lower()
+    mode = ((os.environ if env is None else env).get("DETECTOR_DECODE") or "exact").strip().lower()
     if mode not in DECODE_MODES:
         raise ValueError(f"DETECTOR_DECODE={mode!r}: expected one of {', '.join(DECODE_MODES)}")
     return mode
