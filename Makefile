@@ -129,7 +129,7 @@ run-stack: setup db-user s3-server stop-stack
 	  if [ "$(STORAGE)" = s3 ]; then $(PY) bench/s3server.py create-bucket $(S3_ENDPOINT) $(S3_BUCKET); fi; \
 	  fast="$${CELERY_QUEUE:-detection}"; long="$${CELERY_LONG_QUEUE:-detection-long},$${REGISTRY_SHADOW_QUEUE:-shadow}"; \
 	  for i in $$(seq $(WORKERS)); do \
-	    $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$fast" -n worker$$i@%h --loglevel=INFO \
+	    DETECTOR_WORKERS_PER_HOST=$(WORKERS) $(VENV)/bin/celery -A deepfake_portal worker --pool=prefork -c 1 -Q "$$fast" -n worker$$i@%h --loglevel=INFO \
 	      --detach --pidfile=var/run/worker$$i.pid --logfile=var/log/worker$$i.log; \
 	  done; \
 	  for i in $$(seq $(LONG_WORKERS)); do \

@@ -1,15 +1,23 @@
 """Speed and memory of the detector on 10-second 720p H.264 clips, against the classic pipeline.
 
-    python bench/detect_speed.py [--checkpoint P] [--backend torch|onnx] [--runs 5] [--skip-baseline]
+    python bench/detect_speed.py [--checkpoint P] [--backend torch|onnx] [--precision auto|fp32|bf16|fp32,bf16]
+                                 [--runs 5] [--skip-baseline] [--frames 2,4,6]
 
-Prints, for a warm model on this machine: time to a verdict with heatmaps for the 8 highest-scoring
-frames and without heatmaps (median of --runs), the time per stage, and the process's peak RSS.
+Prints the CPU features found (``ml.inference.cpu_features``), then for a warm model on this machine and
+each precision asked for: time to a verdict with heatmaps for the 8 highest-scoring frames and without
+heatmaps (median of --runs), the time per stage (decode, face detection, crop, encoder, heads, heatmaps,
+writes; the fp32 ONNX graph runs encoder and heads as one), and the process's peak RSS. ``--precision``:
+``auto`` (the default) is what a worker picks on this CPU (bf16 where it multiplies bf16 natively, else
+fp32); ``fp32,bf16`` times both (bf16 on a CPU without it is emulated by oneDNN and slow: not a figure).
 Then the classic pipeline of the best-known open Django deepfake app, run on the same clips: the
 whole video decoded into memory, the first 20 consecutive frames, dlib HOG (upsample 1) at full
 resolution twice per frame, ResNeXt50-32x4d at 112x112 into an LSTM(2048, 2048), rebuilt per call,
-random weights. Targets (issue 23, the CLIP detector): <= 2.0 s with heatmaps on 2 cores, peak RSS <= 1.5 GB.
+random weights, and our speed-up over it. Targets (issue 30): <= 0.5 s with heatmaps on 2 cores, >= 20x the
+classic pipeline, peak RSS <= 1 GB.
 ``--frames 2,4,6,8`` also times the first clip at each frame count (what the frame count costs; what it
-buys in AUC is printed by ``python -m ml.training.clip_train --frame-counts``).
+buys in AUC is printed by ``python -m ml.evaluation.speed_check --frames 2,3``).
+``DETECTOR_DECODE=fast`` times the keyframe-aware reader (the default decodes every frame); ``DETECTOR_FRAMES=N`` times N frames a
+clip, as workers with that setting run (unset: the model card's count).
 The clips are made here with ffmpeg's default x264 settings from real clips in the shared data.
 """
 from __future__ import annotations
@@ -42,6 +50,24 @@ def make_clips(out_dir: Path) -> list[Path]:
                        check=True)
         clips.append(out)
     return clips
+
+
+# Frames a clip as the workers run it: DETECTOR_FRAMES as the portal reads it (unset or 0: the model card's count).
+SERVED_FRAMES = int(os.environ.get("DETECTOR_FRAMES") or 0) or None
+# Predictor timing keys -> the stages the issue names (ONNX runs encoder and heads as one graph).
+STAGES = {"decode": "decode", "faces": "face detection", "crop": "crop", "cnn_lstm": "encoder+heads",
+          "cnn": "encoder+heads", "encoder": "encoder", "lstm": "heads", "heads": "heads", "gradcam": "heatmaps",
+          "heatmaps": "heatmaps", "heatmap_files": "writes"}
+
+
+def stage_split(stages: dict[str, list[float]]) -> str:
+    """Median ms and share of the total per stage."""
+    medians: dict[str, float] = {}
+    for key, values in stages.items():
+        label = STAGES.get(key, key)
+        medians[label] = medians.get(label, 0.0) + statistics.median(values)
+    total = sum(medians.values()) or 1.0
+    return ", ".join(f"{k} {v * 1000:.0f} ms ({100 * v / total:.0f}%)" for k, v in medians.items())
 
 
 def peak_rss_mb() -> float:
@@ -97,50 +123,64 @@ def classic_pipeline(path: str) -> float:
         return float(torch.softmax(model(batch), dim=1)[0, 1])
 
 
+def time_predictor(predictor, clips, runs: int, tmp: str, frames: str) -> dict:
+    """Median seconds per (clip, mode) for one loaded predictor; prints each line."""
+    ours = {}
+    for clip in clips:
+        predictor.predict(str(clip), frames=SERVED_FRAMES, heatmap_dir=os.path.join(tmp, "warm"))  # warm-up
+        for mode, heatmaps in (("with heatmaps", True), ("without heatmaps", False)):
+            totals, stages = [], {}
+            for run in range(runs):
+                out = os.path.join(tmp, f"hm{run}") if heatmaps else None
+                start = time.perf_counter()
+                result = predictor.predict(str(clip), frames=SERVED_FRAMES, heatmap_dir=out, max_heatmaps=8)
+                totals.append(time.perf_counter() - start)
+                assert result.status == "ok", result.error
+                for stage, seconds in result.timings.items():
+                    stages.setdefault(stage, []).append(seconds)
+            median = statistics.median(totals)
+            ours[(clip.name, mode)] = median
+            print(f"  {clip.name} {mode}: {median:.3f} s (median of {runs}; min {min(totals):.3f}) "
+                  f"| {stage_split(stages)} | {len(result.frames)} faces, score {result.score:.3f}", flush=True)
+    for n in [int(v) for v in frames.split(",") if v]:
+        totals = []
+        for run in range(runs):
+            start = time.perf_counter()
+            result = predictor.predict(str(clips[0]), frames=n, heatmap_dir=os.path.join(tmp, f"f{n}-{run}"))
+            totals.append(time.perf_counter() - start)
+        print(f"  {clips[0].name} with heatmaps at {n} frames: {statistics.median(totals):.3f} s "
+              f"(median of {runs}), {len(result.frames)} faces, score {result.score:.3f}")
+    return ours
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="default: the shipped ml/weights/detector.pt")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="onnx")
+    parser.add_argument("--precision", default="auto", help="auto, fp32, bf16 or a comma-separated list (onnx backend)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--frames", default="", help="comma-separated frame counts to time on the first clip")
     args = parser.parse_args()
 
-    from ml.inference import Predictor  # with --backend onnx, torch is not imported before the baseline
+    from ml.inference import Predictor, cpu_features  # with fp32 ONNX, torch is not imported before the baseline
+    from ml.media.seek import decode_mode
 
+    print(cpu_features.describe(), f"| decode: {decode_mode()} | threads: {cpu_features.worker_threads()}", flush=True)
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(tmp))
-        predictor = Predictor.load(args.checkpoint, backend=args.backend)
-        print(f"model {predictor.version}, backend {args.backend}, {predictor.threads} threads, "
-              f"torch imported: {'torch' in sys.modules}")
-        ours = {}
-        for clip in clips:
-            predictor.predict(str(clip), heatmap_dir=os.path.join(tmp, "warm"))  # warm-up
-            for mode, heatmaps in (("with heatmaps", True), ("without heatmaps", False)):
-                totals, stages = [], {}
-                for run in range(args.runs):
-                    out = os.path.join(tmp, f"hm{run}") if heatmaps else None
-                    start = time.perf_counter()
-                    result = predictor.predict(str(clip), heatmap_dir=out, max_heatmaps=8)
-                    totals.append(time.perf_counter() - start)
-                    assert result.status == "ok", result.error
-                    for stage, seconds in result.timings.items():
-                        stages.setdefault(stage, []).append(seconds)
-                median = statistics.median(totals)
-                ours[(clip.name, mode)] = median
-                per_stage = ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in stages.items())
-                print(f"{clip.name} {mode}: {median:.3f} s (median of {args.runs}; min {min(totals):.3f}) "
-                      f"| {per_stage} | {len(result.frames)} faces, score {result.score:.3f}")
-        for n in [int(v) for v in args.frames.split(",") if v]:
-            totals = []
-            for run in range(args.runs):
-                start = time.perf_counter()
-                result = predictor.predict(str(clips[0]), frames=n, heatmap_dir=os.path.join(tmp, f"f{n}-{run}"))
-                totals.append(time.perf_counter() - start)
-            print(f"{clips[0].name} with heatmaps at {n} frames: {statistics.median(totals):.3f} s "
-                  f"(median of {args.runs}), {len(result.frames)} faces, score {result.score:.3f}")
-        print(f"peak RSS of this process after our runs: {peak_rss_mb():.0f} MB "
-              f"(torch imported: {'torch' in sys.modules})")
+        for precision in args.precision.split(","):
+            os.environ["DETECTOR_PRECISION"] = precision
+            predictor = Predictor.load(args.checkpoint, backend=args.backend)
+            native = precision != "bf16" or cpu_features.has_bf16()
+            print(f"model {predictor.version}, {SERVED_FRAMES or predictor.frames} frames a clip, "
+                  f"backend {predictor.backend} (precision {precision}"
+                  f"{'' if native else ': NOT native on this CPU, emulated, not a figure'}), {predictor.threads} threads")
+            results[predictor.backend] = time_predictor(predictor, clips, args.runs, tmp, args.frames)
+            print(f"  peak RSS of this process so far: {peak_rss_mb():.0f} MB (torch imported: {'torch' in sys.modules})",
+                  flush=True)
+            del predictor
 
         if args.skip_baseline:
             return
@@ -148,9 +188,10 @@ def main() -> None:
             start = time.perf_counter()
             classic_pipeline(str(clip))
             classic = time.perf_counter() - start
-            for mode in ("with heatmaps", "without heatmaps"):
-                print(f"classic pipeline on {clip.name}: {classic:.2f} s -> speed-up {mode}: "
-                      f"{classic / ours[(clip.name, mode)]:.1f}x")
+            for backend, ours in results.items():
+                for mode in ("with heatmaps", "without heatmaps"):
+                    print(f"classic pipeline on {clip.name}: {classic:.2f} s -> {backend} {mode}: "
+                          f"{ours[(clip.name, mode)]:.3f} s, speed-up {classic / ours[(clip.name, mode)]:.1f}x")
 
 
 if __name__ == "__main__":

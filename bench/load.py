@@ -5,8 +5,9 @@
 
 Each client logs in, uploads its share of small face clips (2 s, 256 px, from the shared data, every one
 distinct) through the web form, then polls the status endpoint of each of its uploads until it is final.
-Prints done/failed/lost/duplicated counts, throughput (clips per minute, first upload to last job
-ended) and the status endpoint's p50/p95 latency measured while the queue drains.
+Prints the CPU features and threads per worker, done/failed/lost/duplicated counts, throughput (clips per
+minute, first upload to last job ended) and the status endpoint's p50/p95 latency measured while the queue
+drains. Goal (issue 30): >= 200 clips a minute with 2 workers, nothing lost or duplicated.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from stack import Stack, make_clips, percentile  # noqa: E402
 
 
@@ -25,14 +27,19 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=8, help="DETECTOR_FRAMES for the workers")
+    parser.add_argument("--frames", type=int, default=0,
+                        help="DETECTOR_FRAMES for the workers (0: what the portal serves, the model card's count)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole drill")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between a client's status polls")
     args = parser.parse_args()
 
     with Stack(workers=args.workers, frames=args.frames, name="load") as stack:
         clips = make_clips(stack.tmp / "clips", args.uploads)
-        print(f"stack up at {stack.base}: {args.workers} workers, DETECTOR_FRAMES={args.frames}; "
+        from ml.inference import cpu_features
+
+        print(f"stack up at {stack.base}: {args.workers} workers, DETECTOR_FRAMES={args.frames}, "
+              f"{cpu_features.worker_threads({'DETECTOR_WORKERS_PER_HOST': str(args.workers)})} thread(s) each; "
+              f"{cpu_features.describe()}; "
               f"{args.uploads} clips (2 s, 256 px) from {args.clients} clients", flush=True)
         latencies: list[float] = []
         upload_seconds: list[float] = []

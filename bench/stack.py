@@ -165,6 +165,8 @@ class Stack:
             "UPLOADS_PER_HOUR": "100000",
             "API_THROTTLE_USER": "100000/min",
             "DETECTOR_FRAMES": str(frames),
+            # the workers share this machine's cores: each takes its share of threads (ml/inference/cpu_features.py)
+            "DETECTOR_WORKERS_PER_HOST": str(max(1, workers + long_workers)),
             "SWEEP_QUEUED_SECONDS": str(queued_after),
             "LOG_LEVEL": "WARNING",
             **(extra_env or {}),

@@ -2,7 +2,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import errors, jobs
+from . import errors, jobs, warm  # noqa: F401 - warm: pool processes load the detector as they start
 
 
 @shared_task(

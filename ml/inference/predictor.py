@@ -68,8 +68,20 @@ class Predictor:
         """``path``: a checkpoint (.pt), or for the ONNX backend also an .onnx file. With the ONNX
         backend and a .pt path, the .onnx beside it is used when it holds the same model version,
         otherwise the checkpoint is exported to a cache first."""
+        from ml.inference import cpu_features
+
         path = Path(path or DEFAULT_CHECKPOINT)
-        threads = threads or int(os.environ.get("DETECTOR_THREADS", "0")) or min(2, os.cpu_count() or 1)
+        threads = threads or cpu_features.worker_threads()
+        if backend == "onnx" and cpu_features.choose_precision() == "bf16":  # the speed path (DETECTOR_PRECISION)
+            backend = "bf16"
+        if backend == "bf16":
+            from ml.inference.fast_scorer import Bf16Scorer
+            from ml.models.checkpoint import load_checkpoint
+
+            model, card = load_checkpoint(path)
+            if hasattr(model, "patch_scores"):
+                return cls(Bf16Scorer(model, threads), card, backend=backend, purify=purify)
+            backend = "onnx"  # not a CLIP detector: the fp32 graph
         if backend == "torch":
             from ml.models.checkpoint import load_checkpoint
 

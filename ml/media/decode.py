@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from ml import errors
 from ml.errors import MediaError
-from ml.media import audio
+from ml.media import audio, seek
 
 # Decompression bombs are refused by our own pixel limit, not PIL's warning.
 Image.MAX_IMAGE_PIXELS = None
@@ -206,21 +206,33 @@ SEEK_GAP = 3.0  # seconds: a farther target is reached by seeking to its keyfram
 def sample_frames(path: str, n: int = 32, info: MediaInfo | None = None) -> list[Frame]:
     """N frames spread evenly in time over a video (or the one frame of an image), RGB.
 
-    Decodes with FFmpeg's frame threads (PyAV) and converts only the wanted frames to RGB; targets
-    farther than ``SEEK_GAP`` ahead are reached by a keyframe seek, so a long clip is never decoded
-    whole. Targets are times, not indices: correct under variable frame rate and lying frame counts.
-    Rotation metadata is applied.
+    Decodes with FFmpeg's frame threads (PyAV) and converts only the wanted frames to RGB. By default
+    every frame is decoded and targets farther than ``SEEK_GAP`` ahead are reached by a keyframe seek;
+    with ``DETECTOR_DECODE=fast`` ``ml.media.seek`` reads them (keyframe-aware seeks, non-reference frames
+    skipped). A long clip is never decoded whole either way. Targets are times,
+    not indices: correct under variable frame rate and lying frame counts. Rotation metadata is applied.
     """
     info = info or probe(path, Limits(max_bytes=1 << 62, max_seconds=1e9, max_side=1 << 30, max_pixels=1 << 62))
     if info.kind == "image":
         return [Frame(0, 0.0, read_image(path))]
     try:
-        frames = _decode_at(path, n, info)
+        frames = _decode_fast(path, n, info) if seek.decode_mode() == "fast" else []
+        if len(frames) < max(1, min(n, info.frame_count) // 2):  # exact mode, or seeking failed in this file
+            frames = _decode_at(path, n, info)
     except av.error.FFmpegError as exc:
         raise MediaError(errors.CORRUPT_MEDIA, "The video is damaged and could not be decoded.") from exc
     if not frames:
         raise MediaError(errors.CORRUPT_MEDIA, "No frame of the video could be decoded.")
     return frames
+
+
+def _decode_fast(path: str, n: int, info: MediaInfo) -> list[Frame]:
+    """``ml.media.seek``'s reader; no frames where its seeks fail (the caller then decodes every frame)."""
+    targets = [(i + 0.5) * max(info.duration, 1e-3) / n for i in range(n)]
+    try:
+        return [Frame(i, t, image) for i, t, image in seek.read_at(path, targets, info.fps, convert=_rgb)]
+    except av.error.FFmpegError:
+        return []
 
 
 def _decode_at(path: str, n: int, info: MediaInfo) -> list[Frame]:
