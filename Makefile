@@ -152,5 +152,5 @@ stop-stack:
 SCREENSHOTS := result-desktop result-phone front-desktop front-phone health-desktop health-phone health-shadow-desktop health-shadow-phone live-desktop live-phone
 screenshots:
 	cp $(SCREENSHOTS:%=test-artifacts/screenshots/%.png) docs/screenshots/
-	@# tests/test_browser_sweep.py: every page at phone and desktop width
+	@# tests/portal/test_browser_sweep.py: every page at phone and desktop width
 	@for f in test-artifacts/screenshots/sweep-*.png; do if [ -e "$$f" ]; then cp "$$f" docs/screenshots/; fi; done

@@ -4,7 +4,7 @@
 them; both may be imported from anywhere. Apps of one layer do not import each other. Where a lower app must
 ask or tell a higher one something, the higher one plugs in at start-up (its ``AppConfig.ready``): a signal
 receiver (``detection.signals``), a report section (``detection.reports.add_section``), the serving model
-(``detection.detector.serve_from``). tests/test_layout.py holds the code to this table.
+(``detection.detector.serve_from``). tests/portal/test_layout.py holds the code to this table.
 """
 
 LAYERS: tuple[tuple[str, ...], ...] = (

@@ -297,7 +297,7 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 # Production behind HTTPS: HTTPS=1 turns on secure cookies, the redirect to https and HSTS (each can be
 # set on its own too). `manage.py check --deploy` is clean with DEBUG off, a real SECRET_KEY,
-# ALLOWED_HOSTS and HTTPS=1 (tests/test_security.py runs it).
+# ALLOWED_HOSTS and HTTPS=1 (tests/portal/test_security.py runs it).
 HTTPS = envbool("HTTPS", False)
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -1,6 +1,6 @@
 """Deepfake detector: plain PyTorch (and ONNX Runtime), never imports Django.
 
-Floors, lowest first; each imports only those below it (ml/README.md draws them, tests/test_layout_ml.py checks):
+Floors, lowest first; each imports only those below it (ml/README.md draws them, tests/ml/test_layout_ml.py checks):
   errors, paths                           stable error codes, where files live
   metrics, calibration, clip_rules, items figures, score calibration, track scores, labelled items
   media/       probe a file, sample its frames and sound, find, track and crop faces, degrade pictures

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages named as arguments that dpkg does not have yet: directly when run as root,
 # else with sudo, else print the one apt-get line to run and fail. Nothing happens when all are there.
-# Used by the Makefile (`make system-packages`, `make test-packages`); `tests/test_makefile_setup.py`
+# Used by the Makefile (`make system-packages`, `make test-packages`); `tests/portal/test_makefile_setup.py`
 # runs it against fake dpkg-query, apt-get, sudo and id.
 set -uo pipefail
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from .conftest import REPO, WORKER_QUEUE, _test_database_url, ffmpeg, require, shared_data_dir
+from tests.conftest import REPO, WORKER_QUEUE, _test_database_url, ffmpeg, require, shared_data_dir
 
 # Chosen with `python -m ml.detect --json --backend onnx`: 0.046 (real) and 0.885 (fake) for the whole
 # clips; their frames as JPEGs score 0.01-0.16 and 0.79-0.98.

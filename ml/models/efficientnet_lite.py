@@ -14,7 +14,7 @@ itself, so the project needs only the weight file, never that 2020 fork:
 - Input: RGB, (pixel - 127) / 128, trained at 224. (Lite1 and Lite2 are the same network scaled by
   width and depth multipliers; their weight packages are no longer installed.)
 
-``tests/test_ml_backbones.py`` checks that a known photo lands in its ImageNet class.
+``tests/ml/test_ml_backbones.py`` checks that a known photo lands in its ImageNet class.
 """
 from __future__ import annotations
 
