@@ -208,6 +208,7 @@ def test_a_failed_storage_write_fails_the_job_cleanly(owner, monkeypatch, tmp_pa
 
     class Predictor:
         card = {}
+        threshold = 0.5
 
         def predict(self, *args, **kwargs):
             return prediction
@@ -237,7 +238,7 @@ def test_a_read_only_storage_folder_fails_the_job_cleanly(owner, monkeypatch, tm
     """The folder itself refuses writes (as a read-only mount would; root ignores chmod, so the open is refused)."""
     job = queued_job(owner, message_age=0)
     prediction = fake_prediction(tmp_path)
-    monkeypatch.setattr(detector, "get_predictor", lambda: type("P", (), {"card": {}, "predict": lambda *a, **k: prediction})())
+    monkeypatch.setattr(detector, "get_predictor", lambda: type("P", (), {"card": {}, "threshold": 0.5, "predict": lambda *a, **k: prediction})())
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
