@@ -5,16 +5,12 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100) with linear interpolation between ranks (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    """The q-th percentile (0-100), numpy's linear interpolation between ranks; None without values."""
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def failure_rates(statuses_and_codes: Iterable[tuple[str, str]]) -> tuple[int, list[dict]]:
@@ -58,10 +54,9 @@ BINS = 10  # scores are probabilities: ten equal bins over [0, 1]
 
 
 def histogram(scores: Iterable[float], bins: int = BINS) -> list[int]:
-    counts = [0] * bins
-    for s in scores:
-        counts[min(bins - 1, max(0, int(float(s) * bins)))] += 1
-    return counts
+    """Counts of scores in ``bins`` equal bins over [0, 1]: bin floor(score x bins), scores outside in the end bins."""
+    index = (np.fromiter((float(s) for s in scores), dtype=float) * bins).astype(int)
+    return np.bincount(np.clip(index, 0, bins - 1), minlength=bins).tolist()
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], eps: float = 1e-4) -> float | None:
