@@ -34,7 +34,7 @@ import torch
 
 from ml.evaluation import attacks as A
 from ml.evaluation.adv_cache import cache_dir, load_items
-from ml.evaluation.tamper_calibrate import BAND, item_score, onnx_logits
+from ml.evaluation.tamper_calibrate import BAND, item_score, onnx_logits, spread
 from ml.inference import tamper
 from ml.inference.defences import purify
 from ml.media import degradations as augment
@@ -43,17 +43,10 @@ EPSILONS = (1, 2, 4, 8)
 
 
 def pick(items: list[dict], n: int, *, videos: bool) -> list[dict]:
-    """Round-robin over methods (many sources), in cache order within a method."""
+    """Up to ``n`` fakes of one kind (clips with at least 4 cached frames), round-robin over methods."""
     pool = [it for it in items if it["label"] == "fake" and (it["kind"] == "video") == videos
             and (not videos or it["n"] >= 4)]
-    by_method: dict[str, list[dict]] = {}
-    for it in pool:
-        by_method.setdefault(it["method"], []).append(it)
-    out, k = [], 0
-    while len(out) < n and any(len(v) > k for v in by_method.values()):
-        out += [v[k] for v in by_method.values() if len(v) > k][: n - len(out)]
-        k += 1
-    return out
+    return spread(pool, n)
 
 
 class Judge:
