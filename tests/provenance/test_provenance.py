@@ -63,7 +63,7 @@ def detector(monkeypatch, tmp_path):
     """The detector's part of the job, as in tests/detection/test_faults.py: the job's own code stores its result."""
     prediction = fake_prediction(tmp_path)
     monkeypatch.setattr(detection_detector, "get_predictor",
-                        lambda: type("P", (), {"card": {}, "predict": lambda *a, **k: prediction})())
+                        lambda: type("P", (), {"card": {}, "threshold": 0.5, "predict": lambda *a, **k: prediction})())
 
 
 def test_the_job_stores_provenance_beside_the_verdict(owner, trusted, detector):
