@@ -118,3 +118,15 @@ def driver_words(verdict: Verdict | None, driver: str | None) -> str:
     if verdict is None or not driver:
         return ""
     return DRIVER_WORDS.get(verdict.key, {}).get(driver, "")
+
+
+def row_fields(row) -> dict:
+    """The JSON fields every evidence row shares (voice, lip sync, whole picture): how it ended, why, its score."""
+    return {
+        "status": row.status,
+        "status_words": row.get_status_display(),
+        "reason_code": row.reason_code or None,
+        "reason": row.reason or None,
+        "score": row.score,
+        "threshold": row.threshold,
+    }

@@ -159,12 +159,7 @@ def voice_data(job: DetectionJob, *, image_url: str | None = None) -> dict | Non
         synthetic = voice.score >= voice.threshold
     return {
         "reading": _reading(voice, VOICE_READINGS),
-        "status": voice.status,
-        "status_words": voice.get_status_display(),
-        "reason_code": voice.reason_code or None,
-        "reason": voice.reason or None,
-        "score": voice.score,
-        "threshold": voice.threshold,
+        **evidence.row_fields(voice),
         "synthetic": synthetic,
         "model_version": voice.model_version or None,
         "duration_seconds": voice.duration,
@@ -186,12 +181,7 @@ def sync_data(job: DetectionJob) -> dict | None:
         out_of_sync = sync.score >= sync.threshold
     return {
         "reading": _reading(sync, SYNC_READINGS),
-        "status": sync.status,
-        "status_words": sync.get_status_display(),
-        "reason_code": sync.reason_code or None,
-        "reason": sync.reason or None,
-        "score": sync.score,
-        "threshold": sync.threshold,
+        **evidence.row_fields(sync),
         "out_of_sync": out_of_sync,
         "offset_seconds": sync.offset,
         "method_version": sync.method_version or None,

@@ -63,6 +63,18 @@ def _sync_checker():
         return _models["sync"]
 
 
+def _result_fields(result) -> dict:
+    """The row fields a voice or lip-sync result fills alike: how it ended, why (in words), its score."""
+    ok = result.status == "ok"
+    return {
+        "status": _status(result.status),
+        "reason_code": "" if ok else (getattr(result, "error_code", "") or result.status)[:32],
+        "reason": "" if ok else (getattr(result, "error", "") or REASONS.get(result.status, "")),
+        "score": result.score,
+        "threshold": result.threshold,
+    }
+
+
 def _status(value: str) -> str:
     return value if value in EvidenceStatus.values else EvidenceStatus.ERROR
 
@@ -95,11 +107,7 @@ def voice_analyse(*, job, path: str, work_dir: str, progress=None, passthrough: 
     try:
         result = _voice_predictor().predict(path)
         fields = {
-            "status": _status(result.status),
-            "reason_code": "" if result.status == "ok" else (getattr(result, "error_code", "") or result.status)[:32],
-            "reason": "" if result.status == "ok" else (getattr(result, "error", "") or REASONS.get(result.status, "")),
-            "score": result.score,
-            "threshold": result.threshold,
+            **_result_fields(result),
             "model_version": (result.model_version or "")[:64],
             "duration": float(result.duration_s or 0.0),
             "speech_seconds": float(result.speech_s or 0.0),
@@ -172,11 +180,7 @@ def sync_analyse(*, job, path: str, faces_found: int, voice: VoiceEvidence | Non
     try:
         result = _sync_checker().check(path)
         fields = {
-            "status": _status(result.status),
-            "reason_code": "" if result.status == "ok" else (getattr(result, "error_code", "") or result.status)[:32],
-            "reason": "" if result.status == "ok" else (getattr(result, "error", "") or REASONS.get(result.status, "")),
-            "score": result.score,
-            "threshold": result.threshold,
+            **_result_fields(result),
             "offset": result.offset_s,
             "method_version": (getattr(result, "method_version", "") or "")[:64],
             "segments": list(result.segments or []),

@@ -104,11 +104,6 @@ def whole_image_data(job) -> dict | None:
         "reading": reading(row),
         "judged": read is not None,
         "verdict": read.verdict.key if read else None,
-        "status": row.status,
-        "status_words": row.get_status_display(),
-        "reason_code": row.reason_code or None,
-        "reason": row.reason or None,
-        "score": row.score,
-        "threshold": row.threshold,
+        **evidence.row_fields(row),
         "model_version": row.model_version or None,
     }
